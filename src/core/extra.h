@@ -1,0 +1,11 @@
+/* extra.h — internal side of include/shim_extra.h. getsockopt(-1, SOL_SOCKET,
+ * SO_SHIM_GET_API, ...) reaches shim_extra_getsockopt() from the interposer. */
+#ifndef SHIM_EXTRA_INTERNAL_H
+#define SHIM_EXTRA_INTERNAL_H
+
+#include <sys/socket.h>
+
+/* Fill *val with a pointer to the API table; 0 or -errno. */
+int shim_extra_getsockopt(void *val, socklen_t *len);
+
+#endif

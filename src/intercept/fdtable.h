@@ -1,0 +1,23 @@
+/* fdtable.h — fd number → object, O(1). Sized from the soft RLIMIT_NOFILE at start-up,
+ * grown on demand (never from the hard limit). A slot holds a reference; lookups
+ * take one more for the duration of the call, so close() in another thread never
+ * frees an object under a caller. */
+#ifndef SHIM_FDTABLE_H
+#define SHIM_FDTABLE_H
+
+#include "sock/sock.h"
+
+int fdt_init(void);
+/* Object for fd with a reference taken, or NULL (pass-through). */
+struct shim_fd *fdt_get(int fd);
+void fd_put(struct shim_fd *f);
+static inline void fd_hold(struct shim_fd *f) { __atomic_add_fetch(&f->refcnt, 1, __ATOMIC_RELAXED); }
+/* Install f at f->fd (takes over the caller's reference). Replaces nothing: the slot
+ * must be empty (the kernel just gave us this fd number). */
+int fdt_install(struct shim_fd *f);
+/* Detach the object at fd and return it with the table's reference, or NULL. */
+struct shim_fd *fdt_remove(int fd);
+/* Call fn on every installed object (fork child, exit). */
+void fdt_for_each(void (*fn)(struct shim_fd *f, void *arg), void *arg);
+
+#endif
