@@ -525,3 +525,54 @@ long th_finish(struct th *th)
 	free(th);
 	return leaked;
 }
+
+static uint32_t sum16(uint32_t sum, const uint8_t *p, size_t len)
+{
+	for (; len > 1; p += 2, len -= 2)
+		sum += (uint32_t)(p[0] << 8 | p[1]);
+	if (len)
+		sum += (uint32_t)(p[0] << 8);
+	return sum;
+}
+
+int th_inject(struct th *th, int from, uint16_t sport, uint16_t dport, uint8_t flags,
+	      uint32_t seq, uint32_t ack, uint16_t wnd, const void *data, size_t len,
+	      const uint32_t *ts)
+{
+	uint8_t buf[2048], ph[12];
+	struct tcp_hdr *h = (struct tcp_hdr *)buf;
+	size_t hlen = TCP_HDR_LEN + (ts ? 12 : 0);
+	uint32_t sum, saddr = th_addr(from), daddr = th_addr(!from);
+	uint16_t tl = htons((uint16_t)(hlen + len));
+
+	memset(buf, 0, hlen);
+	h->sport = htons(sport);
+	h->dport = htons(dport);
+	h->seq = htonl(seq);
+	h->ack = htonl(ack);
+	h->doff_rsvd = (uint8_t)((hlen / 4) << 4);
+	h->flags = flags;
+	h->wnd = htons(wnd);
+	if (ts) {
+		uint32_t v = htonl(ts[0]), e = htonl(ts[1]);
+
+		buf[20] = TCPOPT_NOP;
+		buf[21] = TCPOPT_NOP;
+		buf[22] = TCPOPT_TIMESTAMP;
+		buf[23] = TCPOLEN_TIMESTAMP;
+		memcpy(buf + 24, &v, 4);
+		memcpy(buf + 28, &e, 4);
+	}
+	if (len)
+		memcpy(buf + hlen, data, len);
+	memcpy(ph, &saddr, 4);
+	memcpy(ph + 4, &daddr, 4);
+	ph[8] = 0;
+	ph[9] = 6;
+	memcpy(ph + 10, &tl, 2);
+	sum = sum16(sum16(0, ph, 12), buf, hlen + len);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	h->csum = htons((uint16_t)~sum);
+	return tcp_input(th->side[!from].st, saddr, daddr, buf, hlen + len);
+}

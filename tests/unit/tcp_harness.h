@@ -135,4 +135,10 @@ const struct th_seg *th_last(const struct th *th, int from);
 size_t th_count_data(const struct th *th, int from);
 
 uint32_t th_addr(int side);
+
+/* Hands a crafted segment from side `from` (ports in host order) straight to the other
+ * stack; ts = {tsval, tsecr} adds a timestamp option. Returns tcp_input()'s result. */
+int th_inject(struct th *th, int from, uint16_t sport, uint16_t dport, uint8_t flags,
+	      uint32_t seq, uint32_t ack, uint16_t wnd, const void *data, size_t len,
+	      const uint32_t *ts);
 #endif
