@@ -309,7 +309,7 @@ void tcp_output(struct tcp_conn *c)
 					tcp_timer_set(c, TT_CORK, c->st->cfg.cork_us);
 				break;
 			}
-			if (!c->nodelay && tcp_flight(c) > 0)
+			if (!c->nodelay && !c->push_now && tcp_flight(c) > 0)
 				break;	/* Nagle: wait for the outstanding data's ACK */
 		}
 		if (resend)
