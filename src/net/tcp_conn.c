@@ -33,7 +33,8 @@ void tcp_set_state(struct tcp_conn *c, enum tcp_state s)
 
 void tcp_notify(struct tcp_conn *c, unsigned ev)
 {
-	if (c->st->ops.event && ev)
+	/* A child nobody accepted yet has no owner to tell. */
+	if (c->st->ops.event && ev && !(c->parent && !c->accepted))
 		c->st->ops.event(c->st->ctx, c, ev);
 }
 
