@@ -14,6 +14,7 @@ struct cc_cubic_state {
 	double w_est;		/* Reno-friendly estimate, segments */
 	uint64_t epoch_us;	/* start of the current congestion-avoidance epoch, 0 = none */
 	double cwnd_epoch;	/* cwnd (segments) at epoch start */
+	double acc;		/* fractional segments earned, added to cwnd when >= 1 */
 };
 
 union cc_state {
