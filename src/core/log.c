@@ -226,11 +226,11 @@ void shim_log_emit(int level, const char *fmt, ...)
 static void log_debug_banner(void)
 {
 	static const char *const lines[] = {
-		"***************************************************************",
-		"* SHIM_TRACELEVEL is debug or higher: logging slows every     *",
-		"* call and skews latency. Use it to investigate, then go back *",
-		"* to SHIM_TRACELEVEL=info (3) for real runs.                   *",
-		"***************************************************************",
+		"*************************************************************",
+		"* SHIM_TRACELEVEL is debug or higher: every call is logged, *",
+		"* which slows the application and skews latency. Use it to  *",
+		"* investigate, then return to SHIM_TRACELEVEL=info (3).     *",
+		"*************************************************************",
 	};
 	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
 		shim_log_emit(SHIM_LOG_WARN, "%s", lines[i]);
