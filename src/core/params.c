@@ -660,9 +660,13 @@ static void params_apply_log(void)
 	log_set_colors(shim_params.log_colors);
 	if (str_template[P_LOG_FILE] && *str_template[P_LOG_FILE]) {
 		int rc = log_set_file(str_template[P_LOG_FILE]);
-		if (rc)
+		if (rc) {
+			log_set_file(NULL);
 			params_warn("SHIM_LOG_FILE='%s' cannot be opened (%s); logging to stderr",
 				    shim_params.log_file, strerror(-rc));
+		}
+	} else {
+		log_set_file(NULL);	/* a second init without LOG_FILE goes back to stderr */
 	}
 	log_set_level((int)shim_params.tracelevel);
 }

@@ -313,6 +313,27 @@ START_TEST(test_log_details_follow_level)
 }
 END_TEST
 
+/* The logging parameters reach the log before the warnings are written. */
+START_TEST(test_log_params_applied)
+{
+	INIT("SHIM_LOG_DETAILS=1", "SHIM_RX_POLL=bad");
+	ck_assert_int_eq(warnings(), 1);
+	ck_assert(!strncmp(log_text(), " Tid: ", 6));
+
+	/* At level error, warnings are not shown, and the level is the log's. */
+	unlink(log_path);
+	INIT("SHIM_TRACELEVEL=error", "SHIM_RX_POLL=bad");
+	ck_assert_int_eq(shim_log_level, SHIM_LOG_ERROR);
+	ck_assert_str_eq(log_text(), "");
+	ck_assert_int_eq(shim_params.rx_poll, 100000);
+
+	/* Without LOG_FILE a second init goes back to stderr. */
+	char *envp[] = { NULL };
+	params_init_env(envp);
+	ck_assert_int_eq(log_get_fd(), 2);
+}
+END_TEST
+
 START_TEST(test_vma_alias)
 {
 	INIT("VMA_RX_POLL=-1", "VMA_TRACELEVEL=2");
@@ -681,6 +702,7 @@ int main(void)
 	tcase_add_test(tc, test_string_values);
 	tcase_add_test(tc, test_tracelevel_names);
 	tcase_add_test(tc, test_log_details_follow_level);
+	tcase_add_test(tc, test_log_params_applied);
 	tcase_add_test(tc, test_vma_alias);
 	tcase_add_test(tc, test_unknown_shim_variable);
 	tcase_add_test(tc, test_profiles);
