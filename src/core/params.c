@@ -32,43 +32,6 @@ const struct param_desc param_table[P_COUNT] = {
 #undef PARAM_ENUM
 };
 
-/* --- profiles ---------------------------------------------------------------- */
-enum profile_id {
-#define PROFILE(id, name, doc) PROF_##id,
-#define PROFILE_SET(id, NAME, value)
-#define PROFILE_INHERIT(id, base)
-#include "core/profiles.def"
-#undef PROFILE
-#undef PROFILE_SET
-#undef PROFILE_INHERIT
-	PROF_COUNT
-};
-
-static const char *const profile_names[PROF_COUNT] = {
-#define PROFILE(id, name, doc) [PROF_##id] = name,
-#define PROFILE_SET(id, NAME, value)
-#define PROFILE_INHERIT(id, base)
-#include "core/profiles.def"
-#undef PROFILE
-#undef PROFILE_SET
-#undef PROFILE_INHERIT
-};
-
-static const struct profile_entry {
-	enum profile_id profile;
-	int param;		/* P_*, or -1 for an inherit entry */
-	enum profile_id base;	/* inherit entries */
-	const char *value;
-} profile_entries[] = {
-#define PROFILE(id, name, doc)
-#define PROFILE_SET(id, NAME, value) { PROF_##id, P_##NAME, PROF_COUNT, value },
-#define PROFILE_INHERIT(id, base) { PROF_##id, -1, PROF_##base, NULL },
-#include "core/profiles.def"
-#undef PROFILE
-#undef PROFILE_SET
-#undef PROFILE_INHERIT
-};
-
 /* --- storage for string values --------------------------------------------------
  * Strings from the environment, the params file and %d expansion are copied into
  * one static arena, so nothing is allocated per parameter and params_defaults()
@@ -131,29 +94,12 @@ static void params_flush_warnings(void)
 }
 
 /* --- value access ------------------------------------------------------------------ */
-static void *param_ptr(int idx)
-{
-	return (char *)&shim_params + param_table[idx].offset;
-}
-
 static void param_store_num(int idx, long v)
 {
 	if (param_table[idx].type == PT_BOOL)
 		*(bool *)param_ptr(idx) = v != 0;
 	else
 		*(long *)param_ptr(idx) = v;
-}
-
-static long param_num(int idx)
-{
-	if (param_table[idx].type == PT_BOOL)
-		return *(bool *)param_ptr(idx);
-	return *(long *)param_ptr(idx);
-}
-
-static const char *param_str(int idx)
-{
-	return *(const char **)param_ptr(idx);
 }
 
 static bool name_is_file(int idx)
@@ -193,314 +139,6 @@ void params_defaults(void)
 	}
 }
 
-/* --- parsing ---------------------------------------------------------------------- */
-
-/* Trimmed view of s: *start and returned length. */
-static size_t trim(const char *s, const char **start)
-{
-	size_t n;
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	n = strlen(s);
-	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' || s[n - 1] == '\r'))
-		n--;
-	*start = s;
-	return n;
-}
-
-/* Decimal, or hexadecimal with 0x; a leading zero is not octal (users write 010). */
-static int parse_long(const char *s, long *out)
-{
-	char buf[32], *end;
-	const char *t;
-	size_t n = trim(s, &t);
-	bool neg = false, hex = false;
-	size_t i = 0;
-	unsigned long long v;
-
-	if (!n || n >= sizeof(buf))
-		return -EINVAL;
-	memcpy(buf, t, n);
-	buf[n] = '\0';
-	if (buf[0] == '-' || buf[0] == '+') {
-		neg = buf[0] == '-';
-		i = 1;
-	}
-	if (buf[i] == '0' && (buf[i + 1] == 'x' || buf[i + 1] == 'X')) {
-		hex = true;
-		i += 2;
-	}
-	/* strtoull would skip blanks and take a second sign: insist on a digit. */
-	bool digit = buf[i] >= '0' && buf[i] <= '9';
-	bool hexdigit = ((buf[i] | 0x20) >= 'a' && (buf[i] | 0x20) <= 'f');
-	if (!(digit || (hex && hexdigit)))
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(buf + i, &end, hex ? 16 : 10);
-	if (*end)
-		return -EINVAL;
-	if (errno == ERANGE || v > (unsigned long long)__LONG_MAX__ + neg)
-		return -ERANGE;
-	*out = neg ? (long)(0 - v) : (long)v;
-	return 0;
-}
-
-/* Names compare without regard to case, and '-' equals '_' (ultra-latency). */
-static char fold(char c)
-{
-	if (c == '-')
-		return '_';
-	if (c >= 'A' && c <= 'Z')
-		return (char)(c + ('a' - 'A'));
-	return c;
-}
-
-static bool word_eqn(const char *a, size_t alen, const char *b, size_t blen)
-{
-	if (alen != blen)
-		return false;
-	for (size_t i = 0; i < alen; i++)
-		if (fold(a[i]) != fold(b[i]))
-			return false;
-	return true;
-}
-
-static bool word_eq(const char *a, size_t alen, const char *b)
-{
-	return word_eqn(a, alen, b, strlen(b));
-}
-
-static int parse_bool(const char *s, long *out)
-{
-	static const char *const yes[] = { "1", "yes", "y", "on", "true", "enable", "enabled" };
-	static const char *const no[] = { "0", "no", "n", "off", "false", "disable", "disabled" };
-	const char *t;
-	size_t n = trim(s, &t);
-
-	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
-		if (word_eq(t, n, yes[i])) {
-			*out = 1;
-			return 0;
-		}
-		if (word_eq(t, n, no[i])) {
-			*out = 0;
-			return 0;
-		}
-	}
-	return -EINVAL;
-}
-
-/* Walk an ENUM list one item at a time: value (the index unless numbered), name. */
-struct enum_item {
-	long value;
-	const char *name;
-	size_t len;
-};
-
-static const char *enum_next(const char *p, long index, struct enum_item *it)
-{
-	const char *bar, *colon;
-
-	if (!p || !*p)
-		return NULL;
-	bar = strchr(p, '|');
-	if (!bar)
-		bar = p + strlen(p);
-	colon = memchr(p, ':', (size_t)(bar - p));
-	if (colon) {
-		it->value = strtol(p, NULL, 10);
-		it->name = colon + 1;
-	} else {
-		it->value = index;
-		it->name = p;
-	}
-	it->len = (size_t)(bar - it->name);
-	return *bar ? bar + 1 : bar;
-}
-
-static int parse_enum(const char *values, const char *s, long *out)
-{
-	struct enum_item it;
-	const char *t, *p = values;
-	size_t n = trim(s, &t);
-	long num, i = 0;
-	bool numeric = parse_long(t, &num) == 0;
-
-	while ((p = enum_next(p, i++, &it))) {
-		if (numeric ? num == it.value : word_eqn(t, n, it.name, it.len)) {
-			*out = it.value;
-			return 0;
-		}
-	}
-	return -EINVAL;
-}
-
-/* The enum name of value v into buf; false when v is not in the list. */
-static bool enum_name(const char *values, long v, char *buf, size_t size)
-{
-	struct enum_item it;
-	const char *p = values;
-	long i = 0;
-
-	while ((p = enum_next(p, i++, &it)))
-		if (it.value == v) {
-			snprintf(buf, size, "%.*s", (int)it.len, it.name);
-			return true;
-		}
-	return false;
-}
-
-/* "-1", "0x<hex mask>" or a CPU list "0,2,4-7", like taskset. */
-static int parse_cpuset(const char *s)
-{
-	const char *t;
-	size_t n = trim(s, &t);
-	long a, b;
-	char *end;
-
-	if (n == 2 && !strncmp(t, "-1", 2))
-		return 0;
-	if (n > 2 && t[0] == '0' && (t[1] | 0x20) == 'x') {
-		bool nonzero = false;
-		for (size_t i = 2; i < n; i++) {
-			char c = (char)(t[i] | 0x20);
-			if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || t[i] == ','))
-				return -EINVAL;
-			nonzero |= c != '0' && t[i] != ',';
-		}
-		return nonzero ? 0 : -EINVAL;
-	}
-	if (!n)
-		return -EINVAL;
-	for (const char *p = t, *e = t + n; p < e;) {
-		while (p < e && *p == ' ')
-			p++;
-		if (p >= e || *p < '0' || *p > '9')
-			return -EINVAL;
-		a = strtol(p, &end, 10);
-		b = a;
-		p = end;
-		if (p < e && *p == '-') {
-			p++;
-			if (p >= e || *p < '0' || *p > '9')
-				return -EINVAL;
-			b = strtol(p, &end, 10);
-			p = end;
-		}
-		if (a > b || b >= 4096)
-			return -EINVAL;
-		while (p < e && *p == ' ')
-			p++;
-		if (p < e && *p++ != ',')
-			return -EINVAL;
-		if (p == e && p[-1] == ',')
-			return -EINVAL;
-	}
-	return 0;
-}
-
-static int profile_lookup(const char *s)
-{
-	const char *t;
-	size_t n = trim(s, &t);
-
-	for (int i = 0; i < PROF_COUNT; i++)
-		if (word_eq(t, n, profile_names[i]))
-			return i;
-	return -1;
-}
-
-/* What a parameter accepts, for warnings. */
-static void param_accepted(int idx, char *buf, size_t size)
-{
-	const struct param_desc *d = &param_table[idx];
-	size_t len = 0;
-
-	switch (idx) {
-	case P_TRACELEVEL:
-		snprintf(buf, size, "0 to 6 or a level name (panic, error, warn, info, debug, func, func_all)");
-		return;
-	case P_INTERNAL_THREAD_AFFINITY:
-		snprintf(buf, size, "-1, a hex CPU mask such as 0x3, or a CPU list such as 0,2,4-7");
-		return;
-	case P_SPEC:
-		len = (size_t)snprintf(buf, size, "a profile name:");
-		for (int i = 0; i < PROF_COUNT && len < size; i++)
-			len += (size_t)snprintf(buf + len, size - len, "%s %s", i ? "," : "", profile_names[i]);
-		return;
-	case P_MTU:
-		snprintf(buf, size, "0, or an integer from 68 to %ld", d->max);
-		return;
-	}
-	switch (d->type) {
-	case PT_INT:
-		snprintf(buf, size, "an integer from %ld to %ld", d->min, d->max);
-		break;
-	case PT_BOOL:
-		snprintf(buf, size, "0 or 1 (also no/yes, off/on, false/true)");
-		break;
-	case PT_STR:
-		snprintf(buf, size, "a string of at most %d bytes", PARAM_STR_MAX);
-		break;
-	case PT_ENUM: {
-		struct enum_item it;
-		const char *p = d->values;
-		bool numbered = strchr(d->values, ':') != NULL;
-		long i = 0;
-		len = (size_t)snprintf(buf, size, "one of");
-		while ((p = enum_next(p, i, &it)) && len < size)
-			len += (size_t)snprintf(buf + len, size - len, numbered ? "%s %.*s (%ld)" : "%s %.*s",
-						i++ ? "," : "", (int)it.len, it.name, it.value);
-		break;
-	}
-	}
-}
-
-/* Parse text for idx into *num; 0 or -EINVAL/-ERANGE. STR values are checked only. */
-static int param_parse(int idx, const char *text, long *num)
-{
-	const struct param_desc *d = &param_table[idx];
-	int rc;
-
-	switch (idx) {
-	case P_TRACELEVEL: {
-		int l = log_level_parse(text);
-		if (l < 0)
-			return -EINVAL;
-		*num = l;
-		return 0;
-	}
-	case P_INTERNAL_THREAD_AFFINITY:
-		return parse_cpuset(text);
-	case P_SPEC: {
-		const char *t;
-		if (!trim(text, &t))
-			return 0;	/* empty: no profile */
-		return profile_lookup(text) < 0 ? -EINVAL : 0;
-	}
-	}
-	switch (d->type) {
-	case PT_INT:
-		rc = parse_long(text, num);
-		if (rc)
-			return rc;
-		if (*num < d->min || *num > d->max)
-			return -ERANGE;
-		if (idx == P_MTU && *num && *num < 68)
-			return -ERANGE;
-		return 0;
-	case PT_BOOL:
-		return parse_bool(text, num);
-	case PT_ENUM:
-		return parse_enum(d->values, text, num);
-	case PT_STR:
-		return strlen(text) <= PARAM_STR_MAX ? 0 : -ERANGE;
-	}
-	return -EINVAL;
-}
-
-/* Where the value kept after a bad one comes from, for the warning. */
 static const char *const source_note[] = {
 	[PARAM_SRC_DEFAULT] = " (the default)",
 	[PARAM_SRC_PROFILE] = " (from the SHIM_SPEC profile)",
@@ -518,7 +156,7 @@ int param_set_text(int idx, const char *text, enum param_source src, const char 
 		const char *t = text;
 		size_t n = strlen(text);
 		if (idx == P_SPEC)
-			n = trim(text, &t);
+			n = param_trim(text, &t);
 		const char *copy = str_store(t, n);
 		if (!copy) {
 			rc = -ENOSPC;
@@ -543,36 +181,6 @@ int param_set_text(int idx, const char *text, enum param_source src, const char 
 	return 0;
 }
 
-/* --- formatting (banner) ------------------------------------------------------------ */
-void param_format(int idx, char *buf, size_t size)
-{
-	const struct param_desc *d = &param_table[idx];
-	char name[64];
-
-	switch (d->type) {
-	case PT_STR:
-		snprintf(buf, size, "%s", param_str(idx));
-		break;
-	case PT_BOOL:
-		snprintf(buf, size, "%s", param_num(idx) ? "Enabled" : "Disabled");
-		break;
-	case PT_ENUM:
-		if (!enum_name(d->values, param_num(idx), name, sizeof(name)))
-			snprintf(buf, size, "%ld", param_num(idx));
-		else if (strchr(d->values, ':'))
-			snprintf(buf, size, "%ld (%s)", param_num(idx), name);
-		else
-			snprintf(buf, size, "%s", name);
-		break;
-	case PT_INT:
-		if (idx == P_TRACELEVEL)
-			snprintf(buf, size, "%ld (%s)", param_num(idx), log_level_name((int)param_num(idx)));
-		else
-			snprintf(buf, size, "%ld", param_num(idx));
-		break;
-	}
-}
-
 bool param_is_default(int idx)
 {
 	const struct param_desc *d = &param_table[idx];
@@ -585,26 +193,6 @@ bool param_is_default(int idx)
 }
 
 /* --- layers ------------------------------------------------------------------------- */
-
-static void profile_apply(enum profile_id prof, int depth)
-{
-	char label[96];
-
-	if (depth > 4)
-		return;
-	for (size_t i = 0; i < sizeof(profile_entries) / sizeof(profile_entries[0]); i++) {
-		const struct profile_entry *e = &profile_entries[i];
-		if (e->profile != prof)
-			continue;
-		if (e->param < 0) {
-			profile_apply(e->base, depth + 1);
-			continue;
-		}
-		snprintf(label, sizeof(label), "profile %s: %s", profile_names[prof],
-			 param_table[e->param].name);
-		param_set_text(e->param, e->value, PARAM_SRC_PROFILE, label);
-	}
-}
 
 /* Replace %d by the pid in every _FILE parameter, from its template. */
 static void params_expand_files(void)
@@ -686,6 +274,7 @@ int params_init_env(char *const envp[])
 {
 	const char *env_shim[P_COUNT] = { 0 }, *env_vma[P_COUNT] = { 0 };
 	char label[96];
+	int saved_errno = errno;	/* the application's errno is not ours to change */
 
 	params_defaults();
 
@@ -715,7 +304,7 @@ int params_init_env(char *const envp[])
 	if (spec) {
 		snprintf(label, sizeof(label), "%s_SPEC", env_shim[P_SPEC] ? "SHIM" : "VMA");
 		if (param_set_text(P_SPEC, spec, PARAM_SRC_ENV, label) == 0 && *shim_params.spec)
-			profile_apply((enum profile_id)profile_lookup(shim_params.spec), 0);
+			profile_apply(profile_lookup(shim_params.spec));
 	}
 
 	/* Params file, from the environment only. */
@@ -748,6 +337,7 @@ int params_init_env(char *const envp[])
 	}
 	params_apply_log();
 	params_flush_warnings();
+	errno = saved_errno;
 	return 0;
 }
 

@@ -112,7 +112,9 @@ static void write_conf(const char *text)
 
 START_TEST(test_defaults)
 {
+	errno = EINTR;
 	INIT(NULL);
+	ck_assert_int_eq(errno, EINTR);
 	ck_assert_int_eq(warnings(), 0);
 	ck_assert_int_eq(shim_params.tracelevel, 3);
 	ck_assert_int_eq(shim_params.rx_poll, 100000);
