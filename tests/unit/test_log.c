@@ -304,8 +304,15 @@ START_TEST(test_fork_reopens_pid_file)
 	ck_assert_ptr_null(fgets(buf + 100, 100, f));
 	fclose(f);
 	ck_assert_str_eq(buf, " SHIM INFO  : from the parent\n");
-	log_set_file(NULL);
 	unlink(child);
+	/* A child that never logs leaves no file behind. */
+	pid = fork();
+	if (pid == 0)
+		_exit(0);
+	waitpid(pid, &st, 0);
+	snprintf(child, sizeof(child), "/tmp/shim-test-fork.%d.%d", (int)pid, (int)getpid());
+	ck_assert_int_ne(access(child, F_OK), 0);
+	log_set_file(NULL);
 	unlink(parent);
 }
 END_TEST
