@@ -96,7 +96,8 @@ static void describe_rule(const struct shim_rule *r, char *buf, size_t len)
 	default:
 		describe_ep(&r->remote, first, sizeof(first));
 		describe_ep(&r->local, second, sizeof(second));
-		snprintf(buf, len, "%s to %s, from %s", shim_role_name(r->role), first, second);
+		snprintf(buf, len, "%s to %s%s%s", shim_role_name(r->role), first,
+			 r->two_eps ? ", from " : "", r->two_eps ? second : "");
 		break;
 	}
 }
@@ -107,7 +108,8 @@ static void print_rule(const struct shim_rule *r, bool ignored)
 
 	rule_format(r, text, sizeof(text));
 	describe_rule(r, what, sizeof(what));
-	printf("%s%-44s # line %u: %s: %s\n", ignored ? "#   " : "", text, r->line, what,
+	printf("%s%-*s # line %u: %s: %s\n", ignored ? "#   " : "", ignored ? 40 : 44, text,
+	       r->line, what,
 	       ignored ? "ignored" : r->offload ? "offloaded" : "kernel");
 }
 
