@@ -3,14 +3,12 @@
  * state and no logging of its own; every problem goes to the caller's diagnostic
  * callback as "file:line: what is wrong", and the bad line is skipped. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "core/rules.h"
 
@@ -554,21 +552,21 @@ int ruleset_parse(struct rule_set *set, const char *buf, size_t len, rule_diag_f
 	return 0;
 }
 
-int ruleset_load(struct rule_set **out, const char *path, rule_diag_fn *diag, void *ctx)
+/* Whole file into memory, at most RULES_FILE_MAX bytes. stdio rather than read():
+ * inside the library, read() and close() are our own interposed wrappers, while
+ * stdio reaches the kernel through libc's internal calls. */
+static int read_file(const char *path, char **out, size_t *outlen)
 {
-	struct rule_set *set;
 	struct stat st;
-	char *buf = NULL;
-	size_t len = 0;
-	ssize_t n;
-	int fd, rc;
+	size_t cap, len = 0, n;
+	char *buf, *p;
+	FILE *f;
+	int rc = 0;
 
-	/* open/read rather than stdio: this runs inside the library's constructor too,
-	 * where a FILE is one more allocation to get wrong. */
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	f = fopen(path, "re");
+	if (!f)
 		return -errno;
-	if (fstat(fd, &st) < 0) {
+	if (fstat(fileno(f), &st) < 0) {
 		rc = -errno;
 		goto out_close;
 	}
@@ -576,24 +574,52 @@ int ruleset_load(struct rule_set **out, const char *path, rule_diag_fn *diag, vo
 		rc = -EISDIR;
 		goto out_close;
 	}
-	buf = malloc(RULES_FILE_MAX + 1);
+	cap = st.st_size > 0 && (size_t)st.st_size < RULES_FILE_MAX ? (size_t)st.st_size + 1 : 4096;
+	buf = malloc(cap);
 	if (!buf) {
 		rc = -ENOMEM;
 		goto out_close;
 	}
-	while ((n = read(fd, buf + len, RULES_FILE_MAX + 1 - len)) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			rc = -errno;
-			goto out_free;
-		}
-		len += (size_t)n;
+	while ((n = fread(buf + len, 1, cap - len, f)) > 0) {
+		len += n;
 		if (len > RULES_FILE_MAX) {
 			rc = -EFBIG;
 			goto out_free;
 		}
+		if (len < cap)
+			continue;
+		cap = cap * 2 > RULES_FILE_MAX + 1 ? RULES_FILE_MAX + 1 : cap * 2;
+		p = realloc(buf, cap);
+		if (!p) {
+			rc = -ENOMEM;
+			goto out_free;
+		}
+		buf = p;
 	}
+	if (ferror(f)) {
+		rc = errno ? -errno : -EIO;
+		goto out_free;
+	}
+	*out = buf;
+	*outlen = len;
+	goto out_close;
+out_free:
+	free(buf);
+out_close:
+	fclose(f);
+	return rc;
+}
+
+int ruleset_load(struct rule_set **out, const char *path, rule_diag_fn *diag, void *ctx)
+{
+	struct rule_set *set;
+	char *buf = NULL;
+	size_t len = 0;
+	int rc;
+
+	rc = read_file(path, &buf, &len);
+	if (rc)
+		return rc;
 	rc = ruleset_new(&set, path);
 	if (rc)
 		goto out_free;
@@ -605,8 +631,6 @@ int ruleset_load(struct rule_set **out, const char *path, rule_diag_fn *diag, vo
 	*out = set;
 out_free:
 	free(buf);
-out_close:
-	close(fd);
 	return rc;
 }
 
