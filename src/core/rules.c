@@ -129,8 +129,9 @@ static void log_decision(enum shim_role role, const struct sockaddr_in *local,
 		return;
 	}
 	rule_format(rule, text, sizeof(text));
-	log_dbg("rules: %s local %s remote %s: %s by %s:%u: %s", shim_role_name(role), l, r,
-		rule->offload ? "offloaded" : "not offloaded", where, rule->line, text);
+	log_dbg("rules: %s local %s remote %s: %s by %s%s%u: %s", shim_role_name(role), l, r,
+		rule->offload ? "offloaded" : "not offloaded", where ? where : "run-time rule",
+		where ? ":" : " ", rule->line, text);
 }
 
 bool rules_offload(enum shim_role role, const struct sockaddr_in *local,
@@ -139,7 +140,7 @@ bool rules_offload(enum shim_role role, const struct sockaddr_in *local,
 	const struct rt_rule *rt = __atomic_load_n(&rt_head, __ATOMIC_ACQUIRE);
 	const struct rules_state *st = __atomic_load_n(&rules_state, __ATOMIC_ACQUIRE);
 	const struct shim_rule *rule = NULL;
-	const char *where = "run-time rule";
+	const char *where = NULL;	/* file of the deciding rule; NULL: run time */
 
 	for (; rt && !rule; rt = rt->next)
 		if (rule_matches(&rt->rule, role, local, remote))

@@ -344,6 +344,15 @@ START_TEST(test_lib_missing_files)
 		ck_assert_int_eq(rules_init(), 0);
 		ck_assert_str_eq(logged(), "");
 		ck_assert(offload(UDP_CONNECT, NULL, "8.8.8.8:53"));
+
+		/* The same path named in the environment: the user asked for it. */
+		char logvar[96];
+		char *env[] = { "SHIM_CONFIG_FILE=/etc/shim.conf", logvar, NULL };
+
+		snprintf(logvar, sizeof(logvar), "SHIM_LOG_FILE=%s", log_path);
+		ck_assert_int_eq(params_init_env(env), 0);
+		ck_assert_int_eq(rules_init(), -ENOENT);
+		ck_assert(strstr(logged(), "cannot read the rules file /etc/shim.conf"));
 	}
 	/* No file at all. */
 	shim_params.config_file = "";
@@ -378,6 +387,20 @@ START_TEST(test_lib_add_line)
 	ck_assert(strstr(logged(), "add_conf_rule: port '0' out of range"));
 	ck_assert_int_eq(rules_add_line("application-id x *"), -EINVAL);
 	ck_assert(strstr(logged(), "application-id cannot be added at run time"));
+
+	/* At debug level every decision says what decided it. */
+	log_set_level(SHIM_LOG_DEBUG);
+	ck_assert(!offload(UDP_CONNECT, "10.0.0.1:4000", "8.8.8.8:53"));
+	ck_assert_msg(strstr(logged(), "rules: udp_connect local 10.0.0.1:4000 remote 8.8.8.8:53: "
+				       "not offloaded by run-time rule 2: use os udp_connect "
+				       "8.8.0.0/16:*"), "%s", logged());
+	ck_assert(!offload(UDP_CONNECT, NULL, "1.1.1.1:53"));
+	ck_assert(strstr(logged(), "rules: udp_connect local 0.0.0.0:0 remote 1.1.1.1:53: "
+				   "not offloaded by "));
+	ck_assert(strstr(logged(), ":1: use os udp_connect *:53"));
+	ck_assert(offload(TCP_SERVER, "0.0.0.0:80", NULL));
+	ck_assert(strstr(logged(), "rules: tcp_server local 0.0.0.0:80 remote 0.0.0.0:0: "
+				   "offloaded (no rule matched)"));
 }
 END_TEST
 
