@@ -58,7 +58,9 @@ static bool section_applies(const struct rule_section *sec, const char *program,
 {
 	if (sec->broken || fnmatch(sec->program, program, 0) != 0)
 		return false;
-	return strcmp(sec->app_id, "*") == 0 || strcmp(sec->app_id, app_id) == 0;
+	/* SHIM_APPLICATION_ID=* takes any section, as VMA does. */
+	return strcmp(sec->app_id, "*") == 0 || strcmp(app_id, "*") == 0 ||
+	       strcmp(sec->app_id, app_id) == 0;
 }
 
 const struct rule_section *ruleset_section(const struct rule_set *set, const char *program,

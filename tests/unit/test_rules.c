@@ -88,6 +88,13 @@ static const struct {
 	  SHIM_ROLE_TCP_CLIENT, false, 0 },
 	{ "use os tcp_client *:*#comment right after", "use os tcp_client *:*",
 	  SHIM_ROLE_TCP_CLIENT, false, 0 },
+	/* VMA accepts a second address:port for every role; where the role has no
+	 * second side it is ignored, with a warning here. */
+	{ "use os tcp_server 1.2.3.4:80:5.6.7.8:90", "use os tcp_server 1.2.3.4:80",
+	  SHIM_ROLE_TCP_SERVER, false, 1 },
+	{ "use os udp_receiver *:80:*:*", "use os udp_receiver *:80", SHIM_ROLE_UDP_RECEIVER, false, 1 },
+	{ "use os udp_sender 1.2.3.4:80:*:*", "use os udp_sender 1.2.3.4:80", SHIM_ROLE_UDP_SENDER,
+	  false, 1 },
 };
 
 START_TEST(test_good_forms)
@@ -171,9 +178,8 @@ static const struct {
 	{ "use os tcp_client 1:2:3:4:5", "too many ':' in '1:2:3:4:5'" },
 	{ "use os tcp_client [::1]:80", "IPv6 addresses are not supported" },
 	{ "use os tcp_client ::1:80", "IPv6 addresses are not supported" },
-	{ "use os tcp_server *:80:*:*", "tcp_server takes one address:port (its local side)" },
-	{ "use os udp_receiver *:80:*:*", "udp_receiver takes one address:port (its local side)" },
-	{ "use os udp_sender *:80:*:*", "udp_sender takes one address:port (its remote side)" },
+	{ "use os tcp_server *:80:1.2.3:*", "bad address '1.2.3'" },
+	{ "use os udp_sender *:80:*:0", "port '0' out of range" },
 	{ "use os tcp_client :80", "missing address before ':' (use * for any)" },
 	{ "use os tcp_client 1.2.3.4:80::80", "missing address before ':'" },
 	{ "use os tcp_client 1.2.3:80", "bad address '1.2.3' (expected a.b.c.d" },

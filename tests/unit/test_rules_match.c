@@ -102,6 +102,9 @@ static const struct {
 	{ conf_sections, "tcpx", NULL, TCP_CLIENT, NULL, "1.2.3.4:80", true, NONE, 16 },
 	{ conf_sections, "", NULL, TCP_CLIENT, NULL, "1.2.3.4:443", false, 17, 16 },
 	{ conf_sections, NULL, "B2", TCP_SERVER, NULL, NULL, false, 15, 14 },
+	/* SHIM_APPLICATION_ID=* takes the first section for the program, whatever its id */
+	{ conf_sections, "tcp-lat", "*", TCP_SERVER, "0.0.0.0:5001", NULL, false, 3, 1 },
+	{ conf_sections, "x", "*", TCP_SERVER, "0.0.0.0:5001", NULL, false, 15, 14 },
 
 	/* the implicit default section wins for every program */
 	{ conf_default, "anything", NULL, UDP_CONNECT, NULL, "8.8.8.8:53", false, 1, 0 },
