@@ -407,6 +407,30 @@ START_TEST(test_warnings)
 }
 END_TEST
 
+/* A huge generated file is parsed whole, but the search for dead rules stops at a
+ * budget (one warning) so start-up stays quick. */
+START_TEST(test_many_rules)
+{
+	size_t cap = 1 << 20, len = 0;
+	char *buf = malloc(cap);
+	struct rule_set *set;
+	struct diags c;
+
+	for (int i = 0; i < 5000; i++)
+		len += (size_t)snprintf(buf + len, cap - len, "use os tcp_client 10.%d.%d.0/24:%d\n",
+					i / 256, i % 256, 1 + i);
+	memset(&c, 0, sizeof(c));
+	ck_assert_int_eq(ruleset_new(&set, "big"), 0);
+	ck_assert_int_eq(ruleset_parse(set, buf, len, collect, &c), 0);
+	ck_assert_int_eq(set->errors, 0);
+	ck_assert_uint_eq(set->sections[0].nrules, 5000);
+	ck_assert_int_eq(set->warnings, 1);
+	ck_assert(strstr(c.d[0].msg, "too many rules to look for rules that never match"));
+	ruleset_free(set);
+	free(buf);
+}
+END_TEST
+
 /* ---- loading files ---- */
 
 static char tmp_path[64];
@@ -605,6 +629,7 @@ int main(void)
 	tcase_add_test(tc, test_sections);
 	tcase_add_test(tc, test_broken_section);
 	tcase_add_test(tc, test_warnings);
+	tcase_add_test(tc, test_many_rules);
 	tcase_add_test(tc, test_load);
 	tcase_add_test(tc, test_parse_line);
 	tcase_add_test(tc, test_sockaddr);
