@@ -2,9 +2,6 @@
 # fork then exec, vfork + exec, vfork + dup2 + exec and daemon() under libshim: the
 # same transcript as without it.
 set -e
-P=$SHIM_BUILD/tests/integ/forkexec
-plain=$($P)
-shim=$(LD_PRELOAD=$SHIM_LIB $P)
-echo "$shim"
-diff <(echo "$plain") <(echo "$shim")
-[ $(grep -c . <<<"$shim") -eq 6 ]
+. "$SHIM_SRC/tests/integ/lib_compare.sh"
+same_output "$SHIM_BUILD/tests/integ/forkexec"
+[ $(grep -c . <<<"$SHIM_OUT") -eq 6 ]

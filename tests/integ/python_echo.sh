@@ -3,9 +3,6 @@
 # the transcript under libshim equals the one without it.
 set -e
 command -v python3 >/dev/null || { echo "python3 not installed"; exit 77; }
-E=$SHIM_SRC/tests/integ/echo.py
-plain=$(python3 "$E")
-shim=$(LD_PRELOAD=$SHIM_LIB python3 "$E")
-echo "$shim"
-diff <(echo "$plain") <(echo "$shim")
-[ $(grep -c ' x 200 echoes' <<<"$shim") -eq 8 ]
+. "$SHIM_SRC/tests/integ/lib_compare.sh"
+same_output python3 "$SHIM_SRC/tests/integ/echo.py"
+[ $(grep -c ' x 200 echoes' <<<"$SHIM_OUT") -eq 8 ]
