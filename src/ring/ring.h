@@ -49,7 +49,8 @@ struct ring_config {
 	uint32_t batch;		/* SHIM_CQ_POLL_BATCH_MAX: frames per poll */
 	uint32_t frame_size;	/* buffer size; 0 = backend default (fits the MTU) */
 	int xdp_mode;		/* enum ring_xdp_mode */
-	bool zerocopy;		/* SHIM_XDP_ZEROCOPY: zero-copy where the driver can */
+	int zerocopy;		/* SHIM_XDP_ZEROCOPY: 0 off, 1 required, 2 where the
+				 * driver can (copy mode otherwise) */
 	bool need_wakeup;	/* use XDP_USE_NEED_WAKEUP (default true) */
 	int backend;		/* enum ring_backend */
 	int logic_rx, logic_tx;	/* enum ring_alloc_logic */
@@ -153,6 +154,7 @@ struct ring {
 	int refcnt;			/* registry references, under the registry mutex */
 	int nflows;
 	unsigned long owner_key;	/* allocation key (fd, tid or cpu) */
+	bool forked;			/* inherited through fork(): release, touch nothing shared */
 	struct ring_stats stats;
 	struct ring *next;		/* registry list */
 };
@@ -212,6 +214,9 @@ int ring_open(int ifindex, const struct ring_config *cfg, struct ring **out);
 void ring_close(struct ring *r);
 /* Close every ring (exit, fork child). */
 void ring_registry_shutdown(void);
+/* In a fork() child: release every inherited ring without touching the steering
+ * the parent still uses; the child's sockets get new rings on demand. */
+void ring_registry_atfork_child(void);
 /* Requests that found no backend. */
 uint64_t ring_not_offloaded(void);
 /* Call fn for every open ring (stats publishing), under the registry mutex. */
