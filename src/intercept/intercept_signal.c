@@ -13,6 +13,10 @@
 #include "core/log.h"
 #include "intercept/intercept.h"
 
+#ifndef SA_RESTORER
+#define SA_RESTORER 0x04000000	/* set by libc on every action it installs */
+#endif
+
 typedef void (*sig_info_fn)(int, siginfo_t *, void *);
 
 struct app_action {
@@ -130,10 +134,14 @@ static void current_action(int sig, const struct sigaction *kernel, struct sigac
 {
 	struct app_action *a = &app_act[sig];
 
-	if (a->ours && kernel->sa_sigaction == trampoline)
+	if (a->ours && kernel->sa_sigaction == trampoline) {
+		/* Bit for bit what libc would report: its restorer is part of it. */
 		*out = a->act;
-	else
+		out->sa_flags = a->act.sa_flags | (kernel->sa_flags & SA_RESTORER);
+		out->sa_restorer = kernel->sa_restorer;
+	} else {
 		*out = *kernel;
+	}
 }
 
 static void record(int sig, const struct sigaction *act, bool ours)
