@@ -34,6 +34,9 @@ static bool log_colors_on;		/* wanted and the output is a terminal */
 static struct timespec log_t0;		/* origin of the details=3 time stamp */
 static char log_path_tmpl[512];		/* SHIM_LOG_FILE as given, for reopen after fork */
 static bool log_atfork_done;
+static int log_reopen_pending;		/* forked child: open its own %d file first */
+
+static void log_reopen_now(void);
 
 static const char *const level_names[] = {
 	[SHIM_LOG_PANIC] = "PANIC",
@@ -219,6 +222,8 @@ void shim_log_emit(int level, const char *fmt, ...)
 	}
 	buf[len++] = '\n';
 
+	if (__builtin_expect(__atomic_load_n(&log_reopen_pending, __ATOMIC_RELAXED), 0))
+		log_reopen_now();
 	raw_write_all(__atomic_load_n(&log_out_fd, __ATOMIC_RELAXED), buf, len);
 	errno = saved_errno;
 }
@@ -226,11 +231,11 @@ void shim_log_emit(int level, const char *fmt, ...)
 static void log_debug_banner(void)
 {
 	static const char *const lines[] = {
-		"***************************************************************",
-		"* SHIM_TRACELEVEL is debug or higher: logging slows every     *",
-		"* call and skews latency. Use it to investigate, then go back *",
-		"* to SHIM_TRACELEVEL=info (3) for real runs.                   *",
-		"***************************************************************",
+		"*************************************************************",
+		"* SHIM_TRACELEVEL is debug or higher: every call is logged, *",
+		"* which slows the application and skews latency. Use it to  *",
+		"* investigate, then return to SHIM_TRACELEVEL=info (3).     *",
+		"*************************************************************",
 	};
 	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
 		shim_log_emit(SHIM_LOG_WARN, "%s", lines[i]);
@@ -299,20 +304,37 @@ static int log_open_path(const char *tmpl)
 
 static void log_switch_fd(int fd, bool own)
 {
-	int old = __atomic_exchange_n(&log_out_fd, fd, __ATOMIC_RELEASE);
+	int cur = __atomic_load_n(&log_out_fd, __ATOMIC_RELAXED);
 
+	/* File to file: move the new file onto the old fd number, so a thread that
+	 * is writing right now reaches one file or the other, never a closed or
+	 * reused descriptor. */
+	if (own && log_own_fd && cur != fd && syscall(SYS_dup3, fd, cur, O_CLOEXEC) >= 0) {
+		syscall(SYS_close, fd);
+		log_refresh_colors();
+		return;
+	}
+	int old = __atomic_exchange_n(&log_out_fd, fd, __ATOMIC_RELEASE);
 	if (log_own_fd && old != fd)
 		syscall(SYS_close, old);
 	log_own_fd = own;
 	log_refresh_colors();
 }
 
-/* A child of fork() must not keep writing into its parent's per-pid file. */
+/* A child of fork() must not keep writing into its parent's per-pid file. The
+ * child's own file is opened at its first line, so children that never log (a
+ * shell's subshells) leave no empty files behind. */
 static void log_atfork_child(void)
+{
+	if (log_own_fd && strstr(log_path_tmpl, "%d"))
+		__atomic_store_n(&log_reopen_pending, 1, __ATOMIC_RELAXED);
+}
+
+static void log_reopen_now(void)
 {
 	int fd;
 
-	if (!log_own_fd || !strstr(log_path_tmpl, "%d"))
+	if (!__atomic_exchange_n(&log_reopen_pending, 0, __ATOMIC_ACQUIRE))
 		return;
 	fd = log_open_path(log_path_tmpl);
 	if (fd >= 0)
@@ -326,6 +348,7 @@ int log_set_file(const char *path)
 
 	if (!path || !*path) {
 		log_path_tmpl[0] = '\0';
+		__atomic_store_n(&log_reopen_pending, 0, __ATOMIC_RELAXED);
 		log_switch_fd(STDERR_FILENO, false);
 		return 0;
 	}
@@ -339,6 +362,7 @@ int log_set_file(const char *path)
 		return fd;
 	}
 	snprintf(log_path_tmpl, sizeof(log_path_tmpl), "%s", path);
+	__atomic_store_n(&log_reopen_pending, 0, __ATOMIC_RELAXED);
 	log_switch_fd(fd, true);
 	if (!log_atfork_done) {
 		log_atfork_done = true;

@@ -96,7 +96,8 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 	return -EINVAL;
 }
 
-/* Decimal number of at most 10 digits; *v saturates so "99999999999" stays large. */
+/* Decimal digits only. The value stops growing past a million, so an overlong
+ * number still reads as too large for a port, an octet or a prefix. */
 static bool parse_uint(const char *p, size_t n, unsigned long *v)
 {
 	if (n == 0)
@@ -105,7 +106,7 @@ static bool parse_uint(const char *p, size_t n, unsigned long *v)
 	for (size_t i = 0; i < n; i++) {
 		if (p[i] < '0' || p[i] > '9')
 			return false;
-		if (*v < 100000000000ul)
+		if (*v < 1000000)
 			*v = *v * 10 + (unsigned)(p[i] - '0');
 	}
 	return true;

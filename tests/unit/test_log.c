@@ -4,10 +4,13 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -233,6 +236,103 @@ START_TEST(test_no_colors_in_file)
 }
 END_TEST
 
+/* Lines from concurrent threads arrive whole: one write each, never interleaved. */
+#define THREADS 4
+#define LINES_PER_THREAD 2000
+static void *writer(void *arg)
+{
+	long id = (long)arg;
+	for (int i = 0; i < LINES_PER_THREAD; i++)
+		log_info("thread %ld line %04d %s", id, i, "abcdefghijklmnopqrstuvwxyz0123456789");
+	return NULL;
+}
+
+START_TEST(test_threads_whole_lines)
+{
+	pthread_t t[THREADS];
+	log_set_details(2);
+	for (long i = 0; i < THREADS; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, writer, (void *)i), 0);
+	for (int i = 0; i < THREADS; i++)
+		pthread_join(t[i], NULL);
+	FILE *f = fopen(log_path, "r");
+	char line[512];
+	int n = 0, seen[THREADS] = { 0 };
+	regex_t r;
+	ck_assert_int_eq(regcomp(&r, "^ Pid: +[0-9]+ Tid: +[0-9]+ SHIM INFO  : thread ([0-9]) line ([0-9]{4}) "
+				     "abcdefghijklmnopqrstuvwxyz0123456789\n$", REG_EXTENDED), 0);
+	while (fgets(line, sizeof(line), f)) {
+		regmatch_t m[3];
+		ck_assert_msg(regexec(&r, line, 3, m, 0) == 0, "torn line: %s", line);
+		int id = line[m[1].rm_so] - '0';
+		/* Each thread's lines keep their order. */
+		ck_assert_int_eq(atoi(line + m[2].rm_so), seen[id]);
+		seen[id]++;
+		n++;
+	}
+	regfree(&r);
+	fclose(f);
+	ck_assert_int_eq(n, THREADS * LINES_PER_THREAD);
+}
+END_TEST
+
+/* A forked child with a %d log file writes to its own file, the parent to its. */
+START_TEST(test_fork_reopens_pid_file)
+{
+	char tmpl[128], parent[128], child[128];
+	snprintf(tmpl, sizeof(tmpl), "/tmp/shim-test-fork.%%d.%d", (int)getpid());
+	snprintf(parent, sizeof(parent), "/tmp/shim-test-fork.%d.%d", (int)getpid(), (int)getpid());
+	ck_assert_int_eq(log_set_file(tmpl), 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		log_info("from the child");
+		_exit(0);
+	}
+	int st;
+	waitpid(pid, &st, 0);
+	log_info("from the parent");
+	snprintf(child, sizeof(child), "/tmp/shim-test-fork.%d.%d", (int)pid, (int)getpid());
+	char buf[256] = "";
+	FILE *f = fopen(child, "r");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_ptr_nonnull(fgets(buf, sizeof(buf), f));
+	fclose(f);
+	ck_assert_str_eq(buf, " SHIM INFO  : from the child\n");
+	f = fopen(parent, "r");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_ptr_nonnull(fgets(buf, sizeof(buf), f));
+	ck_assert_ptr_null(fgets(buf + 100, 100, f));
+	fclose(f);
+	ck_assert_str_eq(buf, " SHIM INFO  : from the parent\n");
+	unlink(child);
+	/* A child that never logs leaves no file behind. */
+	pid = fork();
+	if (pid == 0)
+		_exit(0);
+	waitpid(pid, &st, 0);
+	snprintf(child, sizeof(child), "/tmp/shim-test-fork.%d.%d", (int)pid, (int)getpid());
+	ck_assert_int_ne(access(child, F_OK), 0);
+	log_set_file(NULL);
+	unlink(parent);
+}
+END_TEST
+
+/* A call below the level is one branch: far under 20 ns even on a busy machine. */
+START_TEST(test_filtered_call_is_cheap)
+{
+	struct timespec a, b;
+	volatile int arg = 7;
+	const long n = 20000000;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	for (long i = 0; i < n; i++)
+		log_dbg("never shown %d", arg);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	double ns = ((b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec)) / n;
+	ck_assert_msg(ns < 20.0, "%.2f ns per filtered call", ns);
+	ck_assert_str_eq(captured(), "");
+}
+END_TEST
+
 /* On a terminal (a pty here) lines are coloured by level and reset at the end;
  * with SHIM_LOG_COLORS=0 they are not. */
 START_TEST(test_colors_on_terminal)
@@ -279,6 +379,9 @@ int main(void)
 	tcase_add_test(tc, test_append_not_truncate);
 	tcase_add_test(tc, test_no_colors_in_file);
 	tcase_add_test(tc, test_colors_on_terminal);
+	tcase_add_test(tc, test_threads_whole_lines);
+	tcase_add_test(tc, test_filtered_call_is_cheap);
+	tcase_add_test(tc, test_fork_reopens_pid_file);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
