@@ -174,30 +174,33 @@ const char *ip_drop_name(enum ip_drop d);
 
 /* ---- reassembly (ip_reasm.c) ---- */
 
-struct ip_dgram {			/* a reassembled IP payload, owned by the caller */
-	uint8_t *data;			/* free() when done */
-	unsigned len;
-	uint32_t saddr, daddr;		/* network order */
-	uint8_t proto, tos, ttl;
-};
+struct shim_pkt;
 
 struct ip_reasm_limits {
 	unsigned max_datagrams;		/* incomplete datagrams held at once */
-	size_t max_bytes;		/* payload bytes held at once */
+	size_t max_bytes;		/* frame bytes held at once (ring buffers) */
 	uint64_t timeout_ns;		/* age at which an incomplete datagram is dropped */
 };
 
-/* Defaults: 64 datagrams, 4 MiB, and the kernel's net.ipv4.ipfrag_time of this netns. */
+/* Defaults: 64 datagrams, 1 MiB, and the kernel's net.ipv4.ipfrag_time of this netns. */
 void ip_reasm_set_limits(const struct ip_reasm_limits *l);
 void ip_reasm_get_limits(struct ip_reasm_limits *l);
-/* Feed one fragment. Returns 1 and fills *out when it completes a datagram, 0 when
- * it is held, or -1 when it was dropped (counted). */
-int ip_reasm_input(const struct ip_rx *r, uint64_t now_ns, struct ip_dgram *out);
+/* Where complete datagrams go: a chain of the fragments in offset order, linked by
+ * ->frag, headed by the fragment at offset 0 (takes it). The rings' fragment
+ * handler delivers through ring_deliver(); tests install their own. */
+typedef void (*ip_reasm_out_fn)(void *ctx, struct shim_pkt *chain);
+void ip_reasm_set_output(ip_reasm_out_fn fn, void *ctx);
+/* The fragment handler (pkt_take_fn): takes one received IPv4 fragment, validates
+ * it, holds it, and hands the chain on when the datagram is complete. */
+void ip_frag_take(void *ctx, struct shim_pkt *pkt);
+/* Same with an explicit clock (tests). Returns 1 when it completed a datagram, 0 when
+ * the fragment is held, -1 when it was dropped (counted). */
+int ip_frag_input(struct shim_pkt *pkt, uint64_t now_ns);
 /* Drop incomplete datagrams older than the timeout. Cheap when nothing is held. */
 void ip_reasm_expire(uint64_t now_ns);
 /* Incomplete datagrams and bytes held now. */
 unsigned ip_reasm_pending(size_t *bytes);
-/* Drop everything held (tests, exit). */
+/* Drop everything held (tests, exit, fork child). */
 void ip_reasm_flush(void);
 
 uint64_t net_now_ns(void);

@@ -1,8 +1,10 @@
 /* ip_reasm.c — reassembly of fragmented IPv4 datagrams received on offloaded flows
- * (RFC 791 §3.2, RFC 815). Bounded in every direction: incomplete datagrams held at
- * once, bytes held, byte ranges per datagram, and age (the kernel's ipfrag_time of
- * this netns by default). Overlapping fragments drop the whole datagram, as Linux
- * does, so a datagram is either delivered exactly as sent or not at all. */
+ * (RFC 791 §3.2, RFC 815). Fragments stay in their ring buffers, held in offset
+ * order; a complete datagram leaves as one chain, so the payload is copied once,
+ * into the application's buffer. Bounded in every direction: incomplete datagrams,
+ * bytes held (ring buffers are a shared resource) and age (the kernel's ipfrag_time
+ * of this netns by default). Overlapping fragments drop the whole datagram, as Linux
+ * does, so a datagram is delivered exactly as sent or not at all. */
 #include "net/ip.h"
 
 #include <arpa/inet.h>
@@ -12,22 +14,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define REASM_MAX_RANGES 64	/* disjoint byte ranges held per datagram */
+#include "net/pkt.h"
 
-struct reasm_range { uint32_t start, end; };
+#define FRAG_START(p) ((uint32_t)(p)->cb[0])
+#define FRAG_END(p)   ((uint32_t)((p)->cb[0] >> 32))
 
 struct reasm_entry {
 	struct reasm_entry *next;
 	uint32_t saddr, daddr;
 	uint16_t id;
-	uint8_t proto, tos, ttl;
-	bool have_first;
+	uint8_t proto;
 	uint64_t born_ns;
 	uint32_t total;			/* 0 until the last fragment arrived */
-	uint32_t cap;
-	uint8_t *buf;
-	unsigned nranges;
-	struct reasm_range ranges[REASM_MAX_RANGES];	/* sorted, disjoint */
+	uint32_t bytes;			/* frame bytes held */
+	struct shim_pkt *frags;		/* sorted by offset, linked by ->frag */
 };
 
 static pthread_mutex_t reasm_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -36,6 +36,8 @@ static unsigned reasm_count;
 static size_t reasm_bytes;
 static struct ip_reasm_limits limits;
 static bool limits_set;
+static ip_reasm_out_fn out_fn;
+static void *out_ctx;
 
 static uint64_t kernel_ipfrag_time_ns(void)
 {
@@ -55,7 +57,7 @@ static void limits_init_locked(void)
 	if (limits_set)
 		return;
 	limits.max_datagrams = 64;
-	limits.max_bytes = 4u << 20;
+	limits.max_bytes = 1u << 20;
 	limits.timeout_ns = kernel_ipfrag_time_ns();
 	limits_set = true;
 }
@@ -76,24 +78,37 @@ void ip_reasm_get_limits(struct ip_reasm_limits *l)
 	pthread_mutex_unlock(&reasm_lock);
 }
 
-static void entry_free_locked(struct reasm_entry **pp)
+void ip_reasm_set_output(ip_reasm_out_fn fn, void *ctx)
+{
+	pthread_mutex_lock(&reasm_lock);
+	out_fn = fn;
+	out_ctx = ctx;
+	pthread_mutex_unlock(&reasm_lock);
+}
+
+/* Unlink the entry; its fragments are returned to the caller's *drop list (freed
+ * after the lock is released: pkt_free never blocks, but keep the section short). */
+static void entry_free_locked(struct reasm_entry **pp, struct shim_pkt **drop)
 {
 	struct reasm_entry *e = *pp;
 
 	*pp = e->next;
 	reasm_count--;
-	reasm_bytes -= e->cap;
-	free(e->buf);
+	reasm_bytes -= e->bytes;
+	if (e->frags) {
+		e->frags->next = *drop;
+		*drop = e->frags;
+	}
 	free(e);
 }
 
-static void expire_locked(uint64_t now)
+static void expire_locked(uint64_t now, struct shim_pkt **drop)
 {
 	struct reasm_entry **pp = &reasm_head;
 
 	while (*pp) {
 		if (now - (*pp)->born_ns >= limits.timeout_ns) {
-			entry_free_locked(pp);
+			entry_free_locked(pp, drop);
 			IP_STAT_INC(reasm_timeout);
 		} else {
 			pp = &(*pp)->next;
@@ -101,103 +116,90 @@ static void expire_locked(uint64_t now)
 	}
 }
 
+static void free_drops(struct shim_pkt *drop)
+{
+	pkt_free_list(drop);	/* each ->next is a chain freed whole by pkt_free */
+}
+
 void ip_reasm_expire(uint64_t now_ns)
 {
+	struct shim_pkt *drop = NULL;
+
 	if (!__atomic_load_n(&reasm_head, __ATOMIC_RELAXED))
 		return;
 	pthread_mutex_lock(&reasm_lock);
 	limits_init_locked();
-	expire_locked(now_ns);
+	expire_locked(now_ns, &drop);
 	pthread_mutex_unlock(&reasm_lock);
+	free_drops(drop);
 }
 
-/* Insert [s, e) into the sorted range list. Returns -EEXIST on any overlap, -ENOSPC
- * when the list is full. Adjacent ranges are merged so a complete datagram ends as
- * a single range. */
-static int range_add(struct reasm_entry *en, uint32_t s, uint32_t e)
+/* Insert pkt ([s, e)) in offset order. -EEXIST on any overlap with a neighbour. */
+static int frag_insert(struct reasm_entry *en, struct shim_pkt *pkt, uint32_t s, uint32_t e)
 {
-	unsigned i = 0;
+	struct shim_pkt **pp = &en->frags;
 
-	while (i < en->nranges && en->ranges[i].end <= s)
-		i++;
-	if (i < en->nranges && en->ranges[i].start < e)
+	while (*pp && FRAG_END(*pp) <= s)
+		pp = &(*pp)->frag;
+	if (*pp && FRAG_START(*pp) < e)
 		return -EEXIST;
-	bool join_prev = i > 0 && en->ranges[i - 1].end == s;
-	bool join_next = i < en->nranges && en->ranges[i].start == e;
-	if (join_prev && join_next) {
-		en->ranges[i - 1].end = en->ranges[i].end;
-		memmove(&en->ranges[i], &en->ranges[i + 1], (en->nranges - i - 1) * sizeof(en->ranges[0]));
-		en->nranges--;
-	} else if (join_prev) {
-		en->ranges[i - 1].end = e;
-	} else if (join_next) {
-		en->ranges[i].start = s;
-	} else {
-		if (en->nranges == REASM_MAX_RANGES)
-			return -ENOSPC;
-		memmove(&en->ranges[i + 1], &en->ranges[i], (en->nranges - i) * sizeof(en->ranges[0]));
-		en->ranges[i] = (struct reasm_range){ s, e };
-		en->nranges++;
-	}
+	pkt->cb[0] = s | (uint64_t)e << 32;
+	pkt->frag = *pp;
+	*pp = pkt;
 	return 0;
 }
 
-static int entry_grow(struct reasm_entry *en, uint32_t need)
+static bool complete(const struct reasm_entry *en)
 {
-	uint32_t cap;
-	uint8_t *nb;
+	uint32_t at = 0;
 
-	if (need <= en->cap)
-		return 0;
-	cap = en->total ? en->total : need;
-	if (cap < need)
-		cap = need;
-	if (!en->total) {
-		/* End unknown: double, so in-order arrival costs O(n) copying overall. */
-		uint32_t dbl = en->cap * 2 > IPV4_MAX_LEN ? IPV4_MAX_LEN : en->cap * 2;
-		if (cap < dbl)
-			cap = dbl;
-		if (cap < 4096)
-			cap = 4096;
+	if (!en->total)
+		return false;
+	for (const struct shim_pkt *p = en->frags; p; p = p->frag) {
+		if (FRAG_START(p) != at)
+			return false;
+		at = FRAG_END(p);
 	}
-	if (reasm_bytes - en->cap + cap > limits.max_bytes)
-		return -ENOBUFS;
-	nb = realloc(en->buf, cap);
-	if (!nb)
-		return -ENOMEM;
-	reasm_bytes += cap - en->cap;
-	en->buf = nb;
-	en->cap = cap;
-	return 0;
+	return at == en->total;
 }
 
-int ip_reasm_input(const struct ip_rx *r, uint64_t now, struct ip_dgram *out)
+int ip_frag_input(struct shim_pkt *pkt, uint64_t now)
 {
-	const struct ipv4_hdr *ip = r->ip;
-	uint32_t start = (r->frag_off & IPV4_OFF_MASK) * 8u;
-	uint32_t end = start + r->payload_len;
-	bool last = !(r->frag_off & IPV4_FLAG_MF);
+	unsigned l3 = pkt->l3_off ? pkt->l3_off : ETH_HDR_LEN;
+	struct shim_pkt *drop = NULL, *done = NULL;
 	struct reasm_entry **pp, *en;
+	struct ip_rx r;
 	int ret = 0;
 
+	if (pkt->frag || pkt->len < l3) {
+		IP_STAT_INC(rx_drop[IP_DROP_SHORT]);
+		pkt_free(pkt);
+		return -1;
+	}
+	enum ip_drop d = ip_rx_parse(pkt->data + l3, pkt->len - l3, &r);
+	if (d || !ip_rx_is_frag(&r)) {
+		IP_STAT_INC(rx_drop[d ? d : IP_DROP_FRAG_BAD]);
+		pkt_free(pkt);
+		return -1;
+	}
+	const struct ipv4_hdr *ip = r.ip;
+	uint32_t start = (r.frag_off & IPV4_OFF_MASK) * 8u;
+	uint32_t end = start + r.payload_len;
+	bool last = !(r.frag_off & IPV4_FLAG_MF);
+
+	pkt->l3_off = (uint16_t)l3;
+	pkt->l4_off = start ? 0 : (uint16_t)(l3 + ipv4_hdr_len(ip));
 	pthread_mutex_lock(&reasm_lock);
 	limits_init_locked();
-	expire_locked(now);
+	expire_locked(now, &drop);
 	for (pp = &reasm_head; (en = *pp); pp = &en->next)
 		if (en->id == ip->id && en->saddr == ip->saddr && en->daddr == ip->daddr &&
 		    en->proto == ip->proto)
 			break;
 	if (!en) {
-		if (reasm_count >= limits.max_datagrams) {
+		if (reasm_count >= limits.max_datagrams || !(en = calloc(1, sizeof(*en)))) {
 			IP_STAT_INC(reasm_limit);
-			ret = -1;
-			goto out;
-		}
-		en = calloc(1, sizeof(*en));
-		if (!en) {
-			IP_STAT_INC(reasm_limit);
-			ret = -1;
-			goto out;
+			goto drop_pkt;
 		}
 		en->saddr = ip->saddr;
 		en->daddr = ip->daddr;
@@ -211,56 +213,58 @@ int ip_reasm_input(const struct ip_rx *r, uint64_t now, struct ip_dgram *out)
 	}
 	/* The end of the datagram, once known, is fixed: a second "last" fragment with
 	 * another end, or data past it, is a forgery or a bug. */
+	struct shim_pkt *tail = en->frags;
+	while (tail && tail->frag)
+		tail = tail->frag;
 	if ((last && en->total && en->total != end) || (en->total && end > en->total) ||
-	    (last && en->nranges && en->ranges[en->nranges - 1].end > end)) {
+	    (last && tail && FRAG_END(tail) > end)) {
 		IP_STAT_INC(reasm_bad);
-		entry_free_locked(pp);
-		ret = -1;
-		goto out;
+		entry_free_locked(pp, &drop);
+		goto drop_pkt;
+	}
+	if (reasm_bytes + pkt->len > limits.max_bytes) {
+		IP_STAT_INC(reasm_limit);
+		entry_free_locked(pp, &drop);
+		goto drop_pkt;
+	}
+	if (frag_insert(en, pkt, start, end)) {
+		IP_STAT_INC(reasm_overlap);
+		entry_free_locked(pp, &drop);
+		goto drop_pkt;
 	}
 	if (last)
 		en->total = end;
-	int err = range_add(en, start, end);
-	if (err) {
-		if (err == -EEXIST)
-			IP_STAT_INC(reasm_overlap);
-		else
-			IP_STAT_INC(reasm_limit);
-		entry_free_locked(pp);
-		ret = -1;
-		goto out;
-	}
-	if (entry_grow(en, end)) {
-		IP_STAT_INC(reasm_limit);
-		entry_free_locked(pp);
-		ret = -1;
-		goto out;
-	}
-	memcpy(en->buf + start, r->payload, r->payload_len);
-	if (start == 0) {
-		en->have_first = true;
-		en->tos = ip->tos;
-		en->ttl = ip->ttl;
-	}
+	en->bytes += pkt->len;
+	reasm_bytes += pkt->len;
 	IP_STAT_INC(rx_frags);
-	if (en->total && en->nranges == 1 && en->ranges[0].start == 0 && en->ranges[0].end == en->total) {
-		out->data = en->buf;
-		out->len = en->total;
-		out->saddr = en->saddr;
-		out->daddr = en->daddr;
-		out->proto = en->proto;
-		out->tos = en->tos;
-		out->ttl = en->ttl;
-		en->buf = NULL;
-		reasm_bytes -= en->cap;
-		en->cap = 0;
-		entry_free_locked(pp);
+	if (complete(en)) {
+		done = en->frags;
+		en->frags = NULL;
+		entry_free_locked(pp, &drop);
 		IP_STAT_INC(reasm_ok);
 		ret = 1;
 	}
-out:
 	pthread_mutex_unlock(&reasm_lock);
+	free_drops(drop);
+	if (done) {
+		done->next = NULL;
+		if (out_fn)
+			out_fn(out_ctx, done);
+		else
+			pkt_free(done);	/* nobody to deliver to */
+	}
 	return ret;
+
+drop_pkt:
+	pthread_mutex_unlock(&reasm_lock);
+	free_drops(drop);
+	pkt_free(pkt);
+	return -1;
+}
+
+void ip_frag_take(void *ctx, struct shim_pkt *pkt)
+{
+	ip_frag_input(pkt, net_now_ns());
 }
 
 unsigned ip_reasm_pending(size_t *bytes)
@@ -277,8 +281,11 @@ unsigned ip_reasm_pending(size_t *bytes)
 
 void ip_reasm_flush(void)
 {
+	struct shim_pkt *drop = NULL;
+
 	pthread_mutex_lock(&reasm_lock);
 	while (reasm_head)
-		entry_free_locked(&reasm_head);
+		entry_free_locked(&reasm_head, &drop);
 	pthread_mutex_unlock(&reasm_lock);
+	free_drops(drop);
 }
