@@ -342,6 +342,23 @@ START_TEST(test_vma_alias)
 	unlink(log_path);
 	INIT("VMA_SELECT_POLL=x");
 	assert_one_warning("VMA_SELECT_POLL='x'", NULL, NULL);
+	/* Old VMA names still work; the current name wins, whatever the order. */
+	INIT("VMA_MAX_INLINE=100", "VMA_CQ_AIM_MAX_PERIOD_US=99", "VMA_INTERNAL_THREAD_CPUSSET=/c");
+	ck_assert_int_eq(shim_params.tx_max_inline, 100);
+	ck_assert_int_eq(shim_params.cq_aim_max_period_usec, 99);
+	ck_assert_str_eq(shim_params.internal_thread_cpuset, "/c");
+	INIT("VMA_MAX_INLINE=100", "VMA_TX_MAX_INLINE=50");
+	ck_assert_int_eq(shim_params.tx_max_inline, 50);
+	INIT("VMA_TX_MAX_INLINE=50", "VMA_MAX_INLINE=100");
+	ck_assert_int_eq(shim_params.tx_max_inline, 50);
+	unlink(log_path);
+	INIT("VMA_MAX_INLINE=huge");
+	assert_one_warning("VMA_MAX_INLINE='huge'", "from 0 to 884", NULL);
+	/* SHIM_ names have no old spellings. */
+	unlink(log_path);
+	INIT("SHIM_MAX_INLINE=100");
+	assert_one_warning("SHIM_MAX_INLINE is not a libshim parameter", NULL, NULL);
+
 	/* A VMA_ variable we do not know is not ours to complain about. */
 	unlink(log_path);
 	INIT("VMA_HUGETBL=1");
