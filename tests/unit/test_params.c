@@ -656,6 +656,17 @@ START_TEST(test_banner)
 	/* The log file itself differs from its default and is shown. */
 	ck_assert_ptr_nonnull(strstr(s, "[SHIM_LOG_FILE]"));
 	ck_assert_int_eq(count(s, "-----\n"), 3);
+	ck_assert_ptr_null(strstr(s, "Architecture: "));
+
+	/* At debug level the machine is described too. */
+	unlink(log_path);
+	INIT("SHIM_TRACELEVEL=debug");
+	params_log_banner();
+	s = log_text();
+	ck_assert_ptr_nonnull(strstr(s, "SHIM DEBUG : Current Time: "));
+	ck_assert_ptr_nonnull(strstr(s, "SHIM DEBUG : System: Linux "));
+	ck_assert_ptr_nonnull(strstr(s, "SHIM DEBUG : Architecture: "));
+	ck_assert_ptr_nonnull(strstr(s, "4 (DEBUG)"));
 }
 END_TEST
 
