@@ -17,6 +17,9 @@ static inline void fd_hold(struct shim_fd *f) { __atomic_add_fetch(&f->refcnt, 1
 int fdt_install(struct shim_fd *f);
 /* Detach the object at fd and return it with the table's reference, or NULL. */
 struct shim_fd *fdt_remove(int fd);
+/* Replace f->ops. Use this, not a plain store, once f is installed: the table caches
+ * which data ops the object has so that pass-through reads and writes never touch it. */
+void fdt_set_ops(struct shim_fd *f, const struct fd_ops *ops);
 /* Call fn on every installed object (fork child, exit). */
 void fdt_for_each(void (*fn)(struct shim_fd *f, void *arg), void *arg);
 

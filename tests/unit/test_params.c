@@ -17,18 +17,6 @@
 #include "core/params.h"
 #include "core/params_internal.h"
 
-/* The interposer's start-up code provides these in the library; weak here, so the
- * test links whether or not that code is pulled in from the archive. */
-__attribute__((weak)) const char *shim_program_name(void)
-{
-	return "test_params";
-}
-
-__attribute__((weak)) const char *shim_cmdline(void)
-{
-	return "test_params --fake-arg";
-}
-
 static char log_path[128], conf_path[128], log_env[160];
 
 static void setup(void)
@@ -674,10 +662,8 @@ START_TEST(test_banner)
 	char pid[32];
 	snprintf(pid, sizeof(pid), "Pid: %d\n", (int)getpid());
 	ck_assert_ptr_nonnull(strstr(s, "libshim " SHIM_VERSION " built on "));
-	char cmd[300];
-	snprintf(cmd, sizeof(cmd), "Cmd Line: %s\n", shim_cmdline());
-	ck_assert_ptr_nonnull(strstr(s, cmd));
-	ck_assert_ptr_nonnull(strstr(cmd, "test_params"));
+	ck_assert_ptr_nonnull(strstr(s, "Cmd Line: "));
+	ck_assert_ptr_nonnull(strstr(s, shim_cmdline()));
 	ck_assert_ptr_nonnull(strstr(s, pid));
 	ck_assert_ptr_nonnull(strstr(s, "[SHIM_TRACELEVEL]"));
 	ck_assert_ptr_nonnull(strstr(s, "3 (INFO)"));

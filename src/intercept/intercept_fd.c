@@ -1,0 +1,180 @@
+/* intercept_fd.c — calls on descriptors as such: close, fcntl/fcntl64/ioctl (variadic:
+ * one word is read after the command, as libc itself does, and every command passes
+ * through unchanged), dup/dup2/dup3 and pipe/pipe2. The object's view (nonblocking
+ * flag, which number it lives at) follows what the kernel accepted. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <sys/ioctl.h>
+
+#include "core/log.h"
+#include "intercept/intercept.h"
+
+/* SHIM_CLOSE_ON_DUP2 (VMA's default: on). */
+static bool close_on_dup2(void)
+{
+	return true;
+}
+
+int close(int fd)
+{
+	struct shim_fd *f;
+	int saved;
+
+	/* An fd we do not know costs one peek. */
+	if (unlikely(!shim_ready()) || likely(!(fdt_peek(fd) & ~FDT_BITS)))
+		return SYS(close)(fd);
+	saved = errno;
+	/* Detach first: from here on no other thread can find the object, and the fd
+	 * number cannot be reused before the kernel close below. */
+	f = fdt_remove(fd);
+	if (f) {
+		if (f->ops->close) {
+			int r = f->ops->close(f);
+
+			if (r < 0)
+				log_dbg("fd %d: close op failed (%d); closing the kernel fd anyway", fd, r);
+		}
+		fd_put(f);
+	}
+	errno = saved;
+	return sys_close(fd);
+}
+
+static int do_fcntl(sys_fcntl_fn real, int fd, int cmd, unsigned long arg)
+{
+	struct shim_fd *f;
+	int saved = errno;
+	long r;
+
+	if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) {
+		r = real(fd, cmd, arg);
+		if (r >= 0) {
+			fd_dup_done(fd, (int)r);
+			errno = saved;
+		}
+		return (int)r;
+	}
+	f = fd_obj(fd);
+	if (!f)
+		return real(fd, cmd, arg);
+	if (f->ops->fcntl)
+		r = f->ops->fcntl(f, cmd, arg);
+	else
+		r = sys_ret(real(fd, cmd, arg));
+	if (r >= 0 && cmd == F_SETFL)
+		__atomic_store_n(&f->nonblock, !!(arg & O_NONBLOCK), __ATOMIC_RELAXED);
+	fd_put(f);
+	return (int)shim_ret(r, saved);
+}
+
+/* fcntl and fcntl64 are the same call under two names (libc keeps both). */
+#define FCNTL_WRAPPER(name)                                                     \
+	int name(int fd, int cmd, ...)                                          \
+	{                                                                       \
+		unsigned long arg;                                              \
+		va_list ap;                                                     \
+		va_start(ap, cmd);                                              \
+		arg = va_arg(ap, unsigned long);                                \
+		va_end(ap);                                                     \
+		if (unlikely(!shim_ready()))                                    \
+			return SYS(name)(fd, cmd, arg);                         \
+		return do_fcntl(sys_##name, fd, cmd, arg);                      \
+	}
+FCNTL_WRAPPER(fcntl)
+FCNTL_WRAPPER(fcntl64)
+
+int ioctl(int fd, unsigned long req, ...)
+{
+	struct shim_fd *f;
+	void *arg;
+	va_list ap;
+	int saved;
+	long r;
+
+	va_start(ap, req);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	if (unlikely(!shim_ready()) || !(f = fd_obj(fd)))
+		return SYS(ioctl)(fd, req, arg);
+	saved = errno;
+	if (f->ops->ioctl)
+		r = f->ops->ioctl(f, req, arg);
+	else
+		r = sys_ret(sys_ioctl(fd, req, arg));
+	if (r >= 0 && req == FIONBIO && arg)
+		__atomic_store_n(&f->nonblock, *(int *)arg != 0, __ATOMIC_RELAXED);
+	fd_put(f);
+	return (int)shim_ret(r, saved);
+}
+
+int dup(int fd)
+{
+	int r = SYS(dup)(fd);
+
+	if (r >= 0 && likely(shim_ready())) {
+		int saved = errno;
+
+		fd_dup_done(fd, r);
+		errno = saved;
+	}
+	return r;
+}
+
+/* dup2/dup3 onto a number that holds an object. SHIM_CLOSE_ON_DUP2 on (VMA's default):
+ * the object is closed as if the application had closed that fd (its close op runs
+ * while the kernel socket still exists), then the kernel replaces the file. Off: the
+ * kernel replaces the file first and the object, now stale, is dropped without its
+ * close op (which would act on the new file). Either way the new number passes
+ * through afterwards (see fd_dup_done). A failing dup2 leaves the kernel fd open and
+ * served by the kernel. */
+static int do_dup2(int fd, int fd2, int flags, bool three)
+{
+	int saved = errno, r;
+
+	if (fd != fd2 && (fdt_peek(fd2) & ~FDT_BITS) && close_on_dup2()) {
+		struct shim_fd *f = fdt_remove(fd2);
+
+		if (f) {
+			if (f->ops->close)
+				f->ops->close(f);
+			fd_put(f);
+		}
+		errno = saved;
+	}
+	r = three ? sys_dup3(fd, fd2, flags) : sys_dup2(fd, fd2);
+	if (r >= 0 && fd != fd2) {
+		saved = errno;
+		fd_dup_done(fd, r);
+		errno = saved;
+	}
+	return r;
+}
+
+int dup2(int fd, int fd2)
+{
+	if (unlikely(!shim_ready()))
+		return SYS(dup2)(fd, fd2);
+	return do_dup2(fd, fd2, 0, false);
+}
+
+int dup3(int fd, int fd2, int flags)
+{
+	if (unlikely(!shim_ready()))
+		return SYS(dup3)(fd, fd2, flags);
+	return do_dup2(fd, fd2, flags, true);
+}
+
+int pipe(int fds[2])
+{
+	int r = SYS(pipe)(fds);
+
+	return r == 0 ? fdt_forget_pair(fds) : r;
+}
+
+int pipe2(int fds[2], int flags)
+{
+	int r = SYS(pipe2)(fds, flags);
+
+	return r == 0 ? fdt_forget_pair(fds) : r;
+}
