@@ -90,6 +90,7 @@ out:
 __attribute__((destructor)) static void shim_fini(void)
 {
 	__atomic_store_n(&shim_stage, SHIM_STAGE_EXITING, __ATOMIC_RELEASE);
+	fdt_exit();
 }
 
 /* Until the log module is linked in, messages still reach stderr. */

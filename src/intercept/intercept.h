@@ -110,6 +110,7 @@ void fdt_atfork_prepare(void);
 void fdt_atfork_parent(void);
 void fdt_atfork_child(void);
 unsigned fdt_size(void);
+void fdt_exit(void);
 
 /* intercept_proc.c: fork handlers, registered by the constructor. */
 int proc_init(void);
