@@ -30,10 +30,7 @@
 	static ret early_##name params                                          \
 	{                                                                       \
 		unsigned long arg;                                              \
-		va_list ap;                                                     \
-		va_start(ap, cmd);                                              \
-		arg = va_arg(ap, unsigned long);                                \
-		va_end(ap);                                                     \
+		VA_WORD(cmd, arg);                                              \
 		return ((sys_##name##_fn)sys_resolve_idx(SYS_IDX_##name)) args;  \
 	}
 #include "intercept/syscalls.def"
