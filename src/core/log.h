@@ -5,6 +5,8 @@
 #ifndef SHIM_LOG_H
 #define SHIM_LOG_H
 
+#include <stddef.h>
+
 enum shim_log_level {
 	SHIM_LOG_PANIC = 0,
 	SHIM_LOG_ERROR,
@@ -24,6 +26,15 @@ void log_set_details(int details);
 /* Parse "3", "info", "INFO" ...; returns the level or -1. */
 int log_level_parse(const char *s);
 const char *log_level_name(int level);
+/* SHIM_LOG_COLORS: colour lines by level, only when the output is a terminal. */
+void log_set_colors(int on);
+/* SHIM_LOG_FILE: append to this file ("%d" becomes the pid; NULL or "" = stderr).
+ * Returns 0 or -errno; on failure the previous output stays. */
+int log_set_file(const char *path);
+/* The fd lines currently go to (so the fd table can keep the application off it). */
+int log_get_fd(void);
+/* Copy tmpl to out with its first "%d" replaced by the pid; 0 or -ENAMETOOLONG. */
+int log_expand_pid(const char *tmpl, char *out, size_t size);
 
 #define shim_log(lvl, ...)                                                      \
 	do {                                                                    \
