@@ -8,12 +8,12 @@
 #include <sys/ioctl.h>
 
 #include "core/log.h"
+#include "core/params.h"
 #include "intercept/intercept.h"
 
-/* SHIM_CLOSE_ON_DUP2 (VMA's default: on). */
 static bool close_on_dup2(void)
 {
-	return true;
+	return shim_params.close_on_dup2;
 }
 
 int close(int fd)
