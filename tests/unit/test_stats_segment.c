@@ -94,6 +94,7 @@ START_TEST(round_trip)
 	ck_assert_uint_eq(s.stats[g].count, 16);
 	ck_assert_str_eq(s.stats[g].unit, "ipv4");
 	ck_assert_str_eq(s.stats[g].short_name, "mc_groups");
+	ck_assert_str_eq(s.stats[stats_snap_find(&s, "socket.offloaded")].unit, "bool");
 	ck_assert_uint_eq(stats_snap_get(&s, sl, g, 1), 0x0707070e);
 	int m = stats_snap_find(&s, "socket.rx_bytes_max");
 	ck_assert_uint_eq(s.stats[m].mode, SHIM_STAT_MAXIMUM);
