@@ -8,6 +8,9 @@
  *   stats_writer future   hand-made segment of a "newer" library: larger entries,
  *                         an unknown kind and unknown stats
  *   stats_writer many N   open N sockets (slot exhaustion), close every other one
+ *   stats_writer close    one socket with traffic, closed: its summary, then exit
+ *   stats_writer fork     fill, fork; the child counts 5 more packets on fd 14
+ *                         ("ready <pid> <child pid>")
  *
  * Prints "ready <pid>" on stdout once the segment is there, then runs until SIGTERM
  * (normal exit: the segment is removed) or SIGKILL (it stays, for the tool to clean). */
@@ -21,6 +24,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -40,7 +44,7 @@ static uint64_t ip(const char *s)
 	return inet_addr(s);
 }
 
-static void fill(void)
+static struct shim_sock_stats *fill(void)
 {
 	struct shim_sock_stats *a = stats_sock_open(14, AF_INET, SOCK_DGRAM, 0);
 	STAT_SET(a, offloaded, 1);
@@ -110,6 +114,7 @@ static void fill(void)
 	int depth = stats_custom_register("myapp.queue_depth", SHIM_STAT_MAXIMUM);
 	stats_custom_add(orders, 42);
 	stats_custom_max(depth, 17);
+	return a;
 }
 
 /* A segment as a future library might write it: every table entry is longer than
@@ -216,12 +221,15 @@ int main(int argc, char **argv)
 	const char *dir = getenv("SHIM_STATS_SHMEM_DIR");
 	struct stats_config cfg = { .dir = dir ? dir : "/dev/shm", .fd_num = 100 };
 	pthread_t t;
+	pid_t child = 0;
 
 	signal(SIGTERM, on_term);
 	signal(SIGINT, on_term);
 	if (getenv("SHIM_STATS_FD_NUM"))
 		cfg.fd_num = (unsigned)atoi(getenv("SHIM_STATS_FD_NUM"));
 	cfg.file = getenv("SHIM_STATS_FILE");
+	if (getenv("SHIM_TRACELEVEL"))
+		log_set_level(atoi(getenv("SHIM_TRACELEVEL")));
 	if (!strcmp(mode, "future")) {
 		if (future(cfg.dir) < 0) {
 			perror("future segment");
@@ -232,6 +240,23 @@ int main(int argc, char **argv)
 			return 1;
 		if (!strcmp(mode, "fill") || !strcmp(mode, "busy")) {
 			fill();
+		} else if (!strcmp(mode, "fork")) {
+			struct shim_sock_stats *a = fill();
+			int pfd[2];
+			char c = 'x';
+			if (pipe(pfd) < 0 || (child = fork()) < 0)
+				return 1;
+			if (child == 0) {
+				/* the library's fork handler moved us to our own segment */
+				STAT_ADD(a, rx_offload_packets, 5);
+				if (write(pfd[1], &c, 1) != 1)
+					return 1;
+				while (!done)
+					pause();
+				return 0;
+			}
+			if (read(pfd[0], &c, 1) != 1)
+				return 1;
 		} else if (!strcmp(mode, "many")) {
 			int n = argc > 2 ? atoi(argv[2]) : 10;
 			struct shim_sock_stats *s[2048];
@@ -260,7 +285,10 @@ int main(int argc, char **argv)
 			pthread_create(&t, NULL, busy_thread, s);
 		}
 	}
-	printf("ready %d\n", getpid());
+	if (child)
+		printf("ready %d %d\n", getpid(), child);
+	else
+		printf("ready %d\n", getpid());
 	fflush(stdout);
 	while (!done)
 		pause();
@@ -271,5 +299,9 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(mode, "busy"))
 		pthread_join(t, NULL);
+	if (child) {
+		kill(child, SIGTERM);
+		waitpid(child, NULL, 0);
+	}
 	return 0;
 }
