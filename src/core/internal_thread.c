@@ -196,10 +196,10 @@ static int start_locked(void)
 	pthread_attr_t attr;
 	int err;
 
+	if (stopping)
+		return -EAGAIN;	/* exiting: no new work */
 	if (running)
 		return 0;
-	if (stopping)
-		return -EAGAIN;
 	if (!hooks_done) {
 		init_cond();
 		atexit(at_exit);

@@ -51,6 +51,8 @@ int stats_init_with(const struct stats_config *cfg)
 	static int exit_hooked;
 	int err;
 
+	if (stats_seg.base)
+		return 0;	/* once per process; a fork child moves, it does not start over */
 	snprintf(stats_file_tmpl, sizeof(stats_file_tmpl), "%s", cfg->file ? cfg->file : "");
 	expand_stats_file();
 	if (!cfg->dir || !*cfg->dir) {
