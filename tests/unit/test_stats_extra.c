@@ -3,7 +3,6 @@
  * the library side of stats blocks: scratch blocks, dumps, closing, idempotent init. */
 #include <check.h>
 #include <errno.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +12,7 @@
 
 #include <shim_extra.h>
 
+#include "stats_test_util.h"
 #include "core/extra.h"
 #include "core/internal_thread.h"
 #include "core/params.h"
@@ -21,23 +21,17 @@
 
 static char dir[64];
 
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(p);
-}
-
 static void setup(void)
 {
 	params_defaults();
-	snprintf(dir, sizeof(dir), "/tmp/shim-extra-test.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	stats_test_mkdir(dir, sizeof(dir), "shim-extra-test");
 }
 
 static void teardown(void)
 {
 	internal_thread_stop();	/* its control task reads the segment we unmap */
 	stats_segment_reset();
-	nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	stats_test_rmdir(dir);
 }
 
 static struct shim_api *get_api(void)
@@ -281,11 +275,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return stats_test_run(suite());
 }

@@ -3,7 +3,6 @@
  * hammering counters while a reader snapshots (no torn or decreasing value). */
 #include <check.h>
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -12,27 +11,22 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "stats_test_util.h"
 #include "core/stats.h"
 #include "core/stats_reader.h"
 #include "core/stats_segment.h"
 
 static char dir[64];
 
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(p);
-}
-
 static void setup(void)
 {
-	snprintf(dir, sizeof(dir), "/tmp/shim-stats-test.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	stats_test_mkdir(dir, sizeof(dir), "shim-stats-test");
 }
 
 static void teardown(void)
 {
 	stats_segment_reset();
-	nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	stats_test_rmdir(dir);
 }
 
 static void take(struct stats_reader *r, struct stats_snap *s)
@@ -358,11 +352,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return stats_test_run(suite());
 }

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "stats_test_util.h"
 #include "core/internal_thread.h"
 #include "core/params.h"
 
@@ -224,11 +225,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return stats_test_run(suite());
 }

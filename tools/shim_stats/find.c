@@ -72,6 +72,9 @@ int find_processes(const char *dir, int pid, const char *name, bool keep_stale,
 		const char *digits = de->d_name + plen;
 		if (!*digits || strspn(digits, "0123456789") != strlen(digits))
 			continue;
+		/* this tool links the library's core: never list ourselves */
+		if (atoi(digits) == getpid())
+			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		err = stats_reader_open(&r, path, false);
 		if (err == -EPROTO) {
