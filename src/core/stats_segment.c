@@ -131,6 +131,15 @@ bool stats_proc_alive(int pid, uint64_t starttime)
 	return !starttime || start == starttime;	/* else the pid was recycled */
 }
 
+/* Bounded copy that always terminates (names are cut, never overflow). */
+static void copy_cut(char *dst, size_t dstsz, const char *src)
+{
+	size_t n = strnlen(src, dstsz - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
 static void read_cmdline(char *cmd, size_t cmdsz, char *prog, size_t progsz)
 {
 	char buf[SHIM_STATS_CMDLINE_LEN];
@@ -145,11 +154,11 @@ static void read_cmdline(char *cmd, size_t cmdsz, char *prog, size_t progsz)
 		n = 0;
 	buf[n] = '\0';
 	const char *slash = strrchr(buf, '/');
-	snprintf(prog, progsz, "%s", slash ? slash + 1 : buf);
+	copy_cut(prog, progsz, slash ? slash + 1 : buf);
 	for (ssize_t i = 0; i < n; i++)
 		if (buf[i] == '\0' && i + 1 < n)
 			buf[i] = ' ';
-	snprintf(cmd, cmdsz, "%s", buf);
+	copy_cut(cmd, cmdsz, buf);
 }
 
 /* --- layout ------------------------------------------------------------------- */

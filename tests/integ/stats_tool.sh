@@ -218,6 +218,14 @@ grep -q "removed stale segment $seg" <<<"$out" || fail "stale segment not report
 [ -e "$seg" ] && fail "stale segment not removed"
 ok "stale segment after kill -9: kept with -F, removed otherwise"
 
+start exec exec
+seg=$SHIM_STATS_SHMEM_DIR/shim.$PID
+for _ in $(seq 100); do grep -q '^sleep' /proc/$PID/cmdline 2>/dev/null && break; sleep 0.05; done
+out=$("$TOOL" -c 1 2>&1)
+grep -q "removed stale segment $seg" <<<"$out" || fail "segment of a process that exec'd without libshim not removed: $out"
+{ kill -9 "$PID"; wait "$PID"; } 2>/dev/null
+ok "stale segment of a process that exec'd a program without libshim removed"
+
 # --- slots run out, are reused -------------------------------------------------------------------------
 SHIM_STATS_FD_NUM=4 start many many 10
 [ "$(grep -c SHIM_STATS_FD_NUM "$tmp/many.err")" = 1 ] || fail "want one line naming SHIM_STATS_FD_NUM: $(cat "$tmp/many.err")"

@@ -9,6 +9,7 @@
  *                         an unknown kind and unknown stats
  *   stats_writer many N   open N sockets (slot exhaustion), close every other one
  *   stats_writer close    one socket with traffic, closed: its summary, then exit
+ *   stats_writer exec     fill, say ready, then exec sleep (a program without libshim)
  *   stats_writer fork     fill, fork; the child counts 5 more packets on fd 14
  *                         ("ready <pid> <child pid>")
  *
@@ -238,7 +239,7 @@ int main(int argc, char **argv)
 	} else {
 		if (stats_init_with(&cfg) < 0)
 			return 1;
-		if (!strcmp(mode, "fill") || !strcmp(mode, "busy")) {
+		if (!strcmp(mode, "fill") || !strcmp(mode, "busy") || !strcmp(mode, "exec")) {
 			fill();
 		} else if (!strcmp(mode, "fork")) {
 			struct shim_sock_stats *a = fill();
@@ -290,6 +291,10 @@ int main(int argc, char **argv)
 	else
 		printf("ready %d\n", getpid());
 	fflush(stdout);
+	if (!strcmp(mode, "exec")) {
+		execl("/bin/sleep", "sleep", "30", (char *)NULL);
+		return 1;
+	}
 	while (!done)
 		pause();
 	if (!strcmp(mode, "future")) {
