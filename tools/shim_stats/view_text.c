@@ -170,7 +170,8 @@ static void view_table(const struct view_ctx *c)
 	unsigned n = sorted_slots(c, k, &sl);
 	bool d = c->o->deltas;
 
-	fprintf(c->out, "fd     ------------ total offloaded ------------   ---------- total os ----------\n");
+	fprintf(c->out, "%s\n", d ? "fd     --------------- offloaded ---------------   ------------- os -------------"
+				      : "fd     ------------ total offloaded ------------   ---------- total os ----------");
 	fprintf(c->out, "%s\n", d ? "          pkt/s  Kbyte/s eagain/s  error/s  poll%      pkt/s  Kbyte/s  error/s"
 				      : "            pkt    Kbyte   eagain    error  poll%        pkt    Kbyte    error");
 	for (unsigned i = 0; i < n; i++) {
