@@ -43,9 +43,22 @@ static void forget_choice(void *p)
 	pthread_mutex_unlock(&choices_lock);
 }
 
+/* fork child: only the forking thread lives on; the others' pthread_t values will be
+ * handed to the child's new threads, which must not inherit their choices. */
+static void choices_atfork_child(void)
+{
+	pthread_t self = pthread_self();
+
+	pthread_mutex_init(&choices_lock, NULL);
+	for (int i = 0; i < THREAD_OFFLOAD_MAX; i++)
+		if (choices[i].used && !pthread_equal(choices[i].tid, self))
+			choices[i].used = 0;
+}
+
 static void make_key(void)
 {
 	pthread_key_create(&choice_key, forget_choice);
+	pthread_atfork(NULL, NULL, choices_atfork_child);
 }
 
 static int api_thread_offload(int offload, pthread_t tid)

@@ -336,6 +336,8 @@ int stats_segment_fork_child(void)
 
 	if (!s->base)
 		return 0;
+	/* a parent thread may have held it at fork() */
+	pthread_mutex_init(&custom_lock, NULL);
 	format_paths(s, getpid(), tmp, sizeof(tmp));
 	fd = open_tmp(tmp, s->size);
 	if (fd < 0)
