@@ -1,0 +1,747 @@
+/* tcp_sock.c — the TCP socket object: the tcp_client decision at connect, the
+ * kernel twin that reserves the port, close (graceful in the background, or RST for
+ * linger 0 and unread data), options mirrored to the kernel socket and the engine,
+ * addresses and ioctls. Until connect or listen decides, every call is the kernel's;
+ * a socket left to the kernel keeps pass-through ops for good. */
+#include "sock/tcp_sock.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sockios.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/params.h"
+#include "core/rules.h"
+#include "intercept/fdtable.h"
+#include "intercept/intercept.h"
+#include "net/route.h"
+#include "net/tcp_glue.h"
+
+#define CONNECT_NEIGH_WAIT_MS 1000	/* a connect waits this long for ARP */
+
+/* Orphans: closed by the application, still finishing on the wire. */
+static pthread_mutex_t orphan_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct tcp_sock *orphans;
+static int reap_due;			/* atomic: an orphan finished */
+static uint64_t orphan_next_deadline = UINT64_MAX;	/* under orphan_lock, read racily */
+
+static const struct fd_ops tcp_undecided_ops;
+static const struct fd_ops tcp_kernel_ops;
+
+static struct sockaddr_in sin_of(uint32_t a, uint16_t p)
+{
+	return (struct sockaddr_in){ .sin_family = AF_INET, .sin_port = p, .sin_addr.s_addr = a };
+}
+
+static int copy_addr(uint32_t a, uint16_t p, struct sockaddr *addr, socklen_t *len)
+{
+	struct sockaddr_in sin = sin_of(a, p);
+
+	if (!addr || !len)
+		return -EFAULT;
+	memcpy(addr, &sin, *len < sizeof(sin) ? *len : sizeof(sin));
+	*len = sizeof(sin);
+	return 0;
+}
+
+/* ---- life cycle ---- */
+
+struct tcp_sock *tcp_sock_alloc(int fd, int type, int protocol)
+{
+	struct tcp_sock *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->base.ops = &tcp_undecided_ops;
+	s->base.fd = fd;
+	s->base.domain = AF_INET;
+	s->base.type = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+	s->base.protocol = protocol;
+	s->base.refcnt = 1;
+	s->base.nonblock = !!(type & SOCK_NONBLOCK);
+	pthread_mutex_init(&s->lock, NULL);
+	s->wake_efd = -1;
+	s->hold_fd = -1;
+	s->st = stats_sock_open(fd, AF_INET, SOCK_STREAM, IPPROTO_TCP);
+	STAT_SET(s->st, ring, ~0ull);
+	STAT_SET(s->st, blocking, !s->base.nonblock);
+	return s;
+}
+
+struct shim_fd *tcp_sock_new(int fd, int type, int protocol)
+{
+	struct tcp_sock *s = tcp_sock_alloc(fd, type, protocol);
+
+	if (!s)
+		return NULL;
+	STAT_INC_MT(stats_global(), sockets_created);
+	return &s->base;
+}
+
+static void tcp_sock_destroy(struct shim_fd *f)
+{
+	struct tcp_sock *s = tcp_sk(f);
+
+	stats_sock_close(s->st);
+	if (s->wake_efd >= 0)
+		sys_close(s->wake_efd);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+static void count_decision(bool offload)
+{
+	if (offload)
+		STAT_INC_MT(stats_global(), sockets_offloaded);
+	else
+		STAT_INC_MT(stats_global(), sockets_os);
+}
+
+void tcp_sock_to_kernel(struct tcp_sock *s)
+{
+	s->mode = TS_KERNEL;
+	fdt_set_ops(&s->base, &tcp_kernel_ops);
+}
+
+void tcp_sock_update_stats(struct tcp_sock *s)
+{
+	STAT_SET(s->st, offloaded, s->mode == TS_OFFLOAD);
+	STAT_SET(s->st, bound_addr, s->laddr);
+	STAT_SET(s->st, bound_port, ntohs(s->lport));
+	STAT_SET(s->st, connected_addr, s->raddr);
+	STAT_SET(s->st, connected_port, ntohs(s->rport));
+	STAT_SET(s->st, ring, s->nrings ? (uint64_t)s->rings[0]->index : ~0ull);
+}
+
+int tcp_sock_steer(struct tcp_sock *s, struct ring *const *rings, const struct ring_flow *flows, int n)
+{
+	int i, rc = 0;
+
+	for (i = 0; i < n && i < TCP_SOCK_MAX_RINGS; i++) {
+		rc = tcp_glue_attach(rings[i], &flows[i]);
+		if (rc)
+			break;
+		s->rings[i] = rings[i];
+		s->flows[i] = flows[i];
+	}
+	s->nrings = i;
+	s->steered = i > 0;
+	if (rc) {
+		while (i-- > 0)
+			tcp_glue_detach(s->rings[i], &s->flows[i]);
+		s->nrings = 0;
+		s->steered = false;
+	}
+	return rc;
+}
+
+static void unsteer(struct tcp_sock *s)
+{
+	if (!s->steered)
+		return;
+	for (int i = 0; i < s->nrings; i++)
+		tcp_glue_detach(s->rings[i], &s->flows[i]);
+	s->steered = false;
+}
+
+/* ---- options ---- */
+
+static int kget_int(int fd, int level, int name, int *v)
+{
+	socklen_t len = sizeof(*v);
+
+	return sys_getsockopt(fd, level, name, v, &len) < 0 ? -errno : 0;
+}
+
+/* Glue lock held. The kernel socket holds every option the application set before
+ * the connection existed (the listener's for an accepted socket, as Linux inherits
+ * them); buffer sizes and the MSS only when they were set explicitly, since the
+ * kernel's defaults would shrink the engine's. */
+void tcp_sock_inherit_opts(struct tcp_sock *s, int from)
+{
+	struct linger lg;
+	socklen_t len = sizeof(lg);
+	int v;
+
+	if (shim_params.tcp_nodelay)
+		tcp_setopt(s->conn, TCP_OPT_NODELAY, 1);
+	if (shim_params.tcp_quickack)
+		tcp_setopt(s->conn, TCP_OPT_QUICKACK, 1);
+	if (!kget_int(from, IPPROTO_TCP, TCP_NODELAY, &v) && v)
+		tcp_setopt(s->conn, TCP_OPT_NODELAY, 1);
+	if (!kget_int(from, IPPROTO_TCP, TCP_CORK, &v) && v)
+		tcp_setopt(s->conn, TCP_OPT_CORK, 1);
+	if (!kget_int(from, SOL_SOCKET, SO_KEEPALIVE, &v) && v)
+		tcp_setopt(s->conn, TCP_OPT_KEEPALIVE, 1);
+	if (!kget_int(from, IPPROTO_TCP, TCP_KEEPIDLE, &v))
+		tcp_setopt(s->conn, TCP_OPT_KEEPIDLE, v);
+	if (!kget_int(from, IPPROTO_TCP, TCP_KEEPINTVL, &v))
+		tcp_setopt(s->conn, TCP_OPT_KEEPINTVL, v);
+	if (!kget_int(from, IPPROTO_TCP, TCP_KEEPCNT, &v))
+		tcp_setopt(s->conn, TCP_OPT_KEEPCNT, v);
+	if (sys_getsockopt(from, SOL_SOCKET, SO_LINGER, &lg, &len) == 0 && lg.l_onoff)
+		tcp_setopt(s->conn, TCP_OPT_LINGER, lg.l_linger);
+	/* Buffer sizes and MSS only when set explicitly (our setsockopt op noted them:
+	 * the kernel's defaults would shrink the engine's). */
+	struct tcp_sock *p = from == s->base.fd ? s : s->parent;
+	if (p && p->user_sndbuf && !kget_int(from, SOL_SOCKET, SO_SNDBUF, &v))
+		tcp_setopt(s->conn, TCP_OPT_SNDBUF, v);
+	if (p && p->user_rcvbuf && !kget_int(from, SOL_SOCKET, SO_RCVBUF, &v))
+		tcp_setopt(s->conn, TCP_OPT_RCVBUF, v);
+	if (p && p->user_maxseg)
+		tcp_setopt(s->conn, TCP_OPT_MAXSEG, p->user_maxseg);
+}
+
+static void apply_opt(struct tcp_sock *s, int level, int name, const void *val, socklen_t len)
+{
+	int v = 0;
+
+	if (level == SOL_SOCKET && name == SO_LINGER) {
+		struct linger lg;
+		if (len < sizeof(lg))
+			return;
+		memcpy(&lg, val, sizeof(lg));
+		tcp_setopt(s->conn, TCP_OPT_LINGER, lg.l_onoff ? lg.l_linger : -1);
+		return;
+	}
+	if (len >= sizeof(int))
+		memcpy(&v, val, sizeof(int));
+	else if (len >= 1)
+		v = *(const unsigned char *)val;
+	if (level == SOL_SOCKET) {
+		switch (name) {
+		case SO_KEEPALIVE: tcp_setopt(s->conn, TCP_OPT_KEEPALIVE, !!v); break;
+		case SO_SNDBUF:
+		case SO_SNDBUFFORCE:
+			/* The kernel's doubled value is what getsockopt reports: use it. */
+			if (!kget_int(s->base.fd, SOL_SOCKET, SO_SNDBUF, &v))
+				tcp_setopt(s->conn, TCP_OPT_SNDBUF, v);
+			break;
+		case SO_RCVBUF:
+		case SO_RCVBUFFORCE:
+			if (!kget_int(s->base.fd, SOL_SOCKET, SO_RCVBUF, &v))
+				tcp_setopt(s->conn, TCP_OPT_RCVBUF, v);
+			break;
+		}
+	} else if (level == IPPROTO_TCP) {
+		switch (name) {
+		case TCP_NODELAY: tcp_setopt(s->conn, TCP_OPT_NODELAY, !!v); break;
+		case TCP_CORK: tcp_setopt(s->conn, TCP_OPT_CORK, !!v); break;
+		case TCP_QUICKACK: tcp_setopt(s->conn, TCP_OPT_QUICKACK, !!v); break;
+		case TCP_KEEPIDLE: tcp_setopt(s->conn, TCP_OPT_KEEPIDLE, v); break;
+		case TCP_KEEPINTVL: tcp_setopt(s->conn, TCP_OPT_KEEPINTVL, v); break;
+		case TCP_KEEPCNT: tcp_setopt(s->conn, TCP_OPT_KEEPCNT, v); break;
+		case TCP_MAXSEG: tcp_setopt(s->conn, TCP_OPT_MAXSEG, v); break;
+		}
+	}
+}
+
+static void set_timeo(struct tcp_sock *s, int name, const void *val, socklen_t len)
+{
+	struct timeval tv;
+
+	if (len < sizeof(tv))
+		return;
+	memcpy(&tv, val, sizeof(tv));
+	int64_t ns = (int64_t)tv.tv_sec * 1000000000 + (int64_t)tv.tv_usec * 1000;
+	if (name == SO_RCVTIMEO)
+		s->rcvtimeo_ns = ns;
+	else
+		s->sndtimeo_ns = ns;
+}
+
+static int tcp_sock_setsockopt(struct shim_fd *f, int level, int name, const void *val, socklen_t len)
+{
+	struct tcp_sock *s = tcp_sk(f);
+
+	if (sys_setsockopt(f->fd, level, name, val, len) < 0)
+		return -errno;
+	if (level == SOL_SOCKET && (name == SO_RCVTIMEO || name == SO_SNDTIMEO))
+		set_timeo(s, name, val, len);
+	if (val && len >= sizeof(int) && level == SOL_SOCKET &&
+	    (name == SO_SNDBUF || name == SO_SNDBUFFORCE))
+		s->user_sndbuf = true;
+	if (val && len >= sizeof(int) && level == SOL_SOCKET &&
+	    (name == SO_RCVBUF || name == SO_RCVBUFFORCE))
+		s->user_rcvbuf = true;
+	if (val && len >= sizeof(int) && level == IPPROTO_TCP && name == TCP_MAXSEG)
+		memcpy(&s->user_maxseg, val, sizeof(int));
+	if (s->conn && !s->listener && val) {
+		tcp_glue_lock();
+		apply_opt(s, level, name, val, len);
+		tcp_glue_unlock();
+	}
+	return 0;
+}
+
+static int put_int(void *val, socklen_t *len, int v)
+{
+	if (!val || !len)
+		return -EFAULT;
+	if (*len >= sizeof(int)) {
+		memcpy(val, &v, sizeof(v));
+		*len = sizeof(v);
+	} else if (*len > 0) {
+		*(unsigned char *)val = (unsigned char)v;
+		*len = 1;
+	} else {
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int tcp_sock_getsockopt(struct shim_fd *f, int level, int name, void *val, socklen_t *len)
+{
+	struct tcp_sock *s = tcp_sk(f);
+	int v, rc;
+
+	if (!s->conn)
+		return sys_ret(sys_getsockopt(f->fd, level, name, val, len));
+	if (level == SOL_SOCKET && name == SO_ERROR) {
+		tcp_glue_lock();
+		v = tcp_so_error(s->conn);
+		tcp_glue_unlock();
+		return put_int(val, len, v);
+	}
+	if (level == IPPROTO_TCP && name == TCP_INFO && !s->listener) {
+		struct tcp_info ti;
+		if (!val || !len)
+			return -EFAULT;
+		tcp_glue_lock();
+		tcp_get_info(s->conn, &ti);
+		tcp_glue_unlock();
+		socklen_t n = *len < sizeof(ti) ? *len : (socklen_t)sizeof(ti);
+		memcpy(val, &ti, n);
+		*len = n;
+		return 0;
+	}
+	if (level == IPPROTO_TCP && name == TCP_MAXSEG && !s->listener) {
+		tcp_glue_lock();
+		rc = tcp_getopt(s->conn, TCP_OPT_MAXSEG, &v);
+		tcp_glue_unlock();
+		return rc ? rc : put_int(val, len, v);
+	}
+	return sys_ret(sys_getsockopt(f->fd, level, name, val, len));
+}
+
+/* Before connect/listen: the kernel takes the option; buffer sizes and MSS, which
+ * the engine cannot read back as "set by the user", are noted for the connection. */
+static int undecided_setsockopt(struct shim_fd *f, int level, int name, const void *val, socklen_t len)
+{
+	return tcp_sock_setsockopt(f, level, name, val, len);
+}
+
+/* ---- connect ---- */
+
+static int connect_wait(struct tcp_sock *s)
+{
+	int rc, err;
+
+	if (s->base.nonblock)
+		return -EINPROGRESS;
+	rc = tcp_sock_wait(s, POLLOUT, s->sndtimeo_ns ? s->sndtimeo_ns : -1, -1);
+	if (rc == -EAGAIN)
+		return -EINPROGRESS;	/* SO_SNDTIMEO ran out: the kernel's answer */
+	if (rc)
+		return rc;
+	tcp_glue_lock();
+	err = tcp_so_error(s->conn);
+	enum tcp_state st = tcp_state(s->conn);
+	tcp_glue_unlock();
+	if (err)
+		return -err;
+	if (st == TCP_ST_SYN_SENT)
+		return -EINPROGRESS;
+	if (st == TCP_ST_CLOSED)
+		return -ECONNREFUSED;
+	return 0;
+}
+
+/* Second connect on an offloaded socket: the kernel's answers for each state. */
+static int connect_again(struct tcp_sock *s)
+{
+	tcp_glue_lock();
+	enum tcp_state st = tcp_state(s->conn);
+	int err = st == TCP_ST_CLOSED ? tcp_so_error(s->conn) : 0;
+	tcp_glue_unlock();
+	if (st == TCP_ST_SYN_SENT)
+		return s->base.nonblock ? -EALREADY : connect_wait(s);
+	if (st == TCP_ST_CLOSED)
+		return err ? -err : -ECONNABORTED;
+	return -EISCONN;
+}
+
+/* tcp_client decision and set-up. s->lock held. 1 = offloaded, 0 = kernel. */
+static int connect_offload(struct tcp_sock *s, const struct sockaddr_in *dst)
+{
+	struct sockaddr_in local;
+	socklen_t llen = sizeof(local);
+	uint32_t src;
+	int ifindex, rc;
+	uint32_t hd = ntohl(dst->sin_addr.s_addr);
+
+	if (s->base.type != SOCK_STREAM || hd == 0 || hd == INADDR_BROADCAST || (hd >> 28) == 0xe)
+		return 0;
+	if (tcp_glue_init() || cp_is_local(dst->sin_addr.s_addr))
+		return 0;	/* same host: the kernel's loopback path */
+	if (sys_getsockname(s->base.fd, (struct sockaddr *)&local, &llen) < 0 ||
+	    local.sin_family != AF_INET)
+		return 0;
+	if (!rules_offload(SHIM_ROLE_TCP_CLIENT, &local, dst)) {
+		count_decision(false);
+		return 0;
+	}
+	rc = tcp_glue_path(dst->sin_addr.s_addr, s->base.nonblock ? 0 : CONNECT_NEIGH_WAIT_MS,
+			   &ifindex, &src);
+	if (rc && rc != -EAGAIN) {
+		if (rc != -ENETUNREACH)
+			STAT_INC_MT(stats_global(), no_backend);
+		count_decision(false);
+		return 0;
+	}
+	if (local.sin_addr.s_addr && local.sin_addr.s_addr != src) {
+		if (cp_addr_ifindex(local.sin_addr.s_addr) != ifindex) {
+			count_decision(false);
+			return 0;
+		}
+		src = local.sin_addr.s_addr;
+	}
+	/* The kernel twin reserves the port: bind it (ephemeral when unbound). */
+	if (!local.sin_port) {
+		struct sockaddr_in b = sin_of(src, 0);
+		if (sys_bind(s->base.fd, (struct sockaddr *)&b, sizeof(b)) < 0)
+			return -errno;
+		llen = sizeof(local);
+		if (sys_getsockname(s->base.fd, (struct sockaddr *)&local, &llen) < 0)
+			return -errno;
+	}
+	struct ring *r;
+	if (tcp_glue_ring(ifindex, &r))
+		return 0;
+	struct tcp_conn *c;
+	tcp_glue_lock();
+	rc = tcp_conn_create(tcp_glue_stack(), &c);
+	if (!rc) {
+		s->conn = c;
+		tcp_conn_set_user(c, s);
+		tcp_sock_inherit_opts(s, s->base.fd);
+		rc = tcp_bind(c, src, local.sin_port);
+		if (rc) {
+			tcp_close(c);
+			s->conn = NULL;
+		}
+	}
+	tcp_glue_unlock();
+	if (rc)
+		return rc;
+	s->laddr = src;
+	s->lport = local.sin_port;
+	s->raddr = dst->sin_addr.s_addr;
+	s->rport = dst->sin_port;
+	struct ring_flow fl = { .kind = RING_FLOW_5TUPLE, .proto = IPPROTO_TCP,
+				.dst_port = s->lport, .dst_ip = s->laddr,
+				.src_ip = s->raddr, .src_port = s->rport };
+	rc = tcp_sock_steer(s, &r, &fl, 1);
+	tcp_glue_lock();
+	if (!rc)
+		rc = tcp_connect(c, s->raddr, s->rport);
+	if (rc) {
+		tcp_close(c);
+		s->conn = NULL;
+	}
+	tcp_glue_unlock();
+	if (rc) {
+		unsteer(s);
+		return rc;
+	}
+	s->mode = TS_OFFLOAD;
+	fdt_set_ops(&s->base, &tcp_sock_ops);
+	count_decision(true);
+	tcp_sock_update_stats(s);
+	log_dbg("tcp fd %d: connect %s:%u offloaded on %s", s->base.fd,
+		inet_ntoa(dst->sin_addr), ntohs(dst->sin_port), r->ifname);
+	return 1;
+}
+
+static int tcp_sock_connect(struct shim_fd *f, const struct sockaddr *addr, socklen_t len)
+{
+	struct tcp_sock *s = tcp_sk(f);
+	struct sockaddr_in dst;
+	int rc;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->mode == TS_OFFLOAD) {
+		pthread_mutex_unlock(&s->lock);
+		return s->listener ? sys_ret(sys_connect(f->fd, addr, len)) : connect_again(s);
+	}
+	if (s->mode == TS_KERNEL || !addr || len < sizeof(dst) || addr->sa_family != AF_INET) {
+		pthread_mutex_unlock(&s->lock);
+		return sys_ret(sys_connect(f->fd, addr, len));
+	}
+	memcpy(&dst, addr, sizeof(dst));
+	rc = connect_offload(s, &dst);
+	if (rc == 0)
+		tcp_sock_to_kernel(s);
+	pthread_mutex_unlock(&s->lock);
+	if (rc < 0)
+		return rc;
+	if (rc == 0)
+		return sys_ret(sys_connect(f->fd, addr, len));
+	return connect_wait(s);
+}
+
+/* ---- close ---- */
+
+static void orphan_add(struct tcp_sock *s)
+{
+	pthread_mutex_lock(&orphan_lock);
+	s->orphan_next = orphans;
+	orphans = s;
+	if (s->orphan_deadline_us < orphan_next_deadline)
+		orphan_next_deadline = s->orphan_deadline_us;
+	pthread_mutex_unlock(&orphan_lock);
+}
+
+static void release_conn(struct tcp_sock *s, bool abort)
+{
+	unsteer(s);
+	tcp_glue_lock();
+	if (abort)
+		tcp_abort(s->conn);
+	tcp_close(s->conn);
+	s->conn = NULL;
+	tcp_glue_unlock();
+}
+
+void tcp_sock_reap(void)
+{
+	uint64_t now;
+	struct tcp_sock *done = NULL, **pp;
+
+	if (!__atomic_load_n(&reap_due, __ATOMIC_RELAXED) &&
+	    tcp_glue_now_us() < __atomic_load_n(&orphan_next_deadline, __ATOMIC_RELAXED))
+		return;
+	now = tcp_glue_now_us();
+	pthread_mutex_lock(&orphan_lock);
+	__atomic_store_n(&reap_due, 0, __ATOMIC_RELAXED);
+	orphan_next_deadline = UINT64_MAX;
+	for (pp = &orphans; *pp;) {
+		struct tcp_sock *s = *pp;
+		if (__atomic_load_n(&s->finished, __ATOMIC_ACQUIRE) || now >= s->orphan_deadline_us) {
+			*pp = s->orphan_next;
+			s->orphan_next = done;
+			done = s;
+		} else {
+			if (s->orphan_deadline_us < orphan_next_deadline)
+				orphan_next_deadline = s->orphan_deadline_us;
+			pp = &s->orphan_next;
+		}
+	}
+	pthread_mutex_unlock(&orphan_lock);
+	while (done) {
+		struct tcp_sock *s = done;
+		done = s->orphan_next;
+		release_conn(s, !__atomic_load_n(&s->finished, __ATOMIC_ACQUIRE));
+		if (s->hold_fd >= 0)
+			sys_close(s->hold_fd);
+		s->hold_fd = -1;
+		fd_put(&s->base);
+	}
+}
+
+static int tcp_sock_close(struct shim_fd *f)
+{
+	struct tcp_sock *s = tcp_sk(f);
+	int linger = -1;
+
+	pthread_mutex_lock(&s->lock);
+	if (!s->conn) {
+		pthread_mutex_unlock(&s->lock);
+		return 0;
+	}
+	if (s->listener) {
+		unsteer(s);
+		tcp_glue_lock();
+		tcp_close(s->conn);
+		s->conn = NULL;
+		tcp_glue_unlock();
+		pthread_mutex_unlock(&s->lock);
+		return 0;
+	}
+	tcp_glue_lock();
+	tcp_getopt(s->conn, TCP_OPT_LINGER, &linger);
+	enum tcp_state st = tcp_state(s->conn);
+	bool now = linger == 0 || tcp_rx_avail(s->conn) || st == TCP_ST_CLOSED ||
+		   st == TCP_ST_SYN_SENT || st == TCP_ST_TIME_WAIT;
+	if (!now)
+		tcp_shutdown(s->conn, SHUT_RDWR);
+	tcp_glue_unlock();
+	if (now) {
+		/* RST (linger 0, unread data) or nothing left to say: the engine's close. */
+		unsteer(s);
+		tcp_glue_lock();
+		tcp_close(s->conn);
+		s->conn = NULL;
+		tcp_glue_unlock();
+		pthread_mutex_unlock(&s->lock);
+		return 0;
+	}
+	if (linger > 0 && !f->nonblock) {
+		/* SO_LINGER: wait for the peer to acknowledge everything, at most linger s. */
+		tcp_sock_wait(s, TCP_SOCK_WAIT_DRAINED, (int64_t)linger * 1000000000, -1);
+	}
+	/* Graceful: the FIN exchange finishes in the background; a duplicate of the
+	 * kernel socket keeps the port reserved until it does. */
+	s->hold_fd = sys_fcntl(f->fd, F_DUPFD_CLOEXEC, 0);
+	s->orphan = true;
+	s->orphan_deadline_us = tcp_glue_now_us() + 60000000ull;
+	fd_hold(f);
+	orphan_add(s);
+	pthread_mutex_unlock(&s->lock);
+	__atomic_store_n(&reap_due, 1, __ATOMIC_RELAXED);
+	tcp_sock_reap();
+	return 0;
+}
+
+static int kernel_close(struct shim_fd *f)
+{
+	(void)f;
+	return 0;
+}
+
+/* ---- events ---- */
+
+void tcp_sock_event(void *user, struct tcp_conn *c, unsigned events)
+{
+	struct tcp_sock *s = user;
+
+	(void)c;
+	if (events & TCP_EV_CLOSED) {
+		__atomic_store_n(&s->finished, true, __ATOMIC_RELEASE);
+		if (s->orphan)
+			__atomic_store_n(&reap_due, 1, __ATOMIC_RELAXED);
+	}
+	if (__atomic_load_n(&s->sleepers, __ATOMIC_SEQ_CST) > 0 && s->wake_efd >= 0) {
+		uint64_t one = 1;
+		ssize_t w = write(s->wake_efd, &one, sizeof(one));
+		(void)w;
+	}
+}
+
+/* ---- addresses, shutdown, ioctl ---- */
+
+static int tcp_sock_getsockname(struct shim_fd *f, struct sockaddr *addr, socklen_t *len)
+{
+	struct tcp_sock *s = tcp_sk(f);
+
+	if (!s->conn)
+		return sys_ret(sys_getsockname(f->fd, addr, len));
+	return copy_addr(s->laddr, s->lport, addr, len);
+}
+
+static int tcp_sock_getpeername(struct shim_fd *f, struct sockaddr *addr, socklen_t *len)
+{
+	struct tcp_sock *s = tcp_sk(f);
+	enum tcp_state st;
+
+	if (!s->conn || s->listener)
+		return s->listener ? -ENOTCONN : sys_ret(sys_getpeername(f->fd, addr, len));
+	tcp_glue_lock();
+	st = tcp_state(s->conn);
+	tcp_glue_unlock();
+	if (st == TCP_ST_SYN_SENT || st == TCP_ST_CLOSED)
+		return -ENOTCONN;
+	return copy_addr(s->raddr, s->rport, addr, len);
+}
+
+static int tcp_sock_shutdown(struct shim_fd *f, int how)
+{
+	struct tcp_sock *s = tcp_sk(f);
+	int rc;
+
+	if (how < SHUT_RD || how > SHUT_RDWR)
+		return -EINVAL;
+	if (s->listener) {
+		/* Linux: shutdown of a listener stops it; the kernel twin does the same. */
+		return sys_ret(sys_shutdown(f->fd, how));
+	}
+	tcp_glue_lock();
+	rc = tcp_shutdown(s->conn, how);
+	tcp_glue_unlock();
+	return rc;
+}
+
+static int tcp_sock_ioctl(struct shim_fd *f, unsigned long req, void *arg)
+{
+	struct tcp_sock *s = tcp_sk(f);
+	size_t n;
+
+	if (s->listener || (req != FIONREAD && req != SIOCOUTQ && req != SIOCOUTQNSD))
+		return sys_ret(sys_ioctl(f->fd, req, arg));
+	if (!arg)
+		return -EFAULT;
+	tcp_glue_lock();
+	n = req == FIONREAD ? tcp_rx_avail(s->conn) : tcp_tx_queued(s->conn);
+	tcp_glue_unlock();
+	*(int *)arg = n > INT32_MAX ? INT32_MAX : (int)n;
+	return 0;
+}
+
+static void tcp_sock_atfork_child(struct shim_fd *f)
+{
+	/* Rings are not inherited: the child sees the socket as the kernel's. It cannot
+	 * use the connection (the kernel twin is not connected), as with VMA. */
+	struct tcp_sock *s = tcp_sk(f);
+	s->conn = NULL;
+	s->steered = false;
+	s->nrings = 0;
+	s->mode = TS_KERNEL;
+	f->ops = &tcp_kernel_ops;
+}
+
+static int undecided_listen(struct shim_fd *f, int backlog)
+{
+	return tcp_sock_listen(f, backlog);
+}
+
+const struct fd_ops tcp_sock_ops = {
+	.name = "tcp",
+	.close = tcp_sock_close,
+	.destroy = tcp_sock_destroy,
+	.connect = tcp_sock_connect,
+	.listen = tcp_sock_listen,
+	.accept4 = tcp_sock_accept4,
+	.shutdown = tcp_sock_shutdown,
+	.setsockopt = tcp_sock_setsockopt,
+	.getsockopt = tcp_sock_getsockopt,
+	.getsockname = tcp_sock_getsockname,
+	.getpeername = tcp_sock_getpeername,
+	.ioctl = tcp_sock_ioctl,
+	.recvmsg = tcp_sock_recvmsg,
+	.sendmsg = tcp_sock_sendmsg,
+	.poll_ready = tcp_sock_poll_ready,
+	.atfork_child = tcp_sock_atfork_child,
+};
+
+static const struct fd_ops tcp_undecided_ops = {
+	.name = "tcp",
+	.close = kernel_close,
+	.destroy = tcp_sock_destroy,
+	.connect = tcp_sock_connect,
+	.listen = undecided_listen,
+	.setsockopt = undecided_setsockopt,
+	.atfork_child = tcp_sock_atfork_child,
+};
+
+static const struct fd_ops tcp_kernel_ops = {
+	.name = "tcp-os",
+	.close = kernel_close,
+	.destroy = tcp_sock_destroy,
+};

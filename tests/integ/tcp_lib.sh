@@ -1,0 +1,62 @@
+# tcp_lib.sh — sourced by the offloaded-TCP integration tests and benchmarks: the
+# testbed (namespaces NAME-a 198.18.0.1 and NAME-b 198.18.0.2) with its teardown on
+# any exit, skip when it cannot run, and helpers to run a side with or without
+# libshim and to read a namespace's kernel TCP counters. Set N before sourcing.
+SRC=${SHIM_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
+B=${SHIM_BUILD:-$SRC/build}
+LIB=${SHIM_LIB:-$B/libshim.so}
+TB=$SRC/contrib/testbed.sh
+XF=$B/tests/integ/tcp_xfer
+LOG=$(mktemp -d)
+IP_A=198.18.0.1
+IP_B=198.18.0.2
+pids=()
+
+tcp_cleanup() {
+	declare -F tcp_cleanup_hook >/dev/null && tcp_cleanup_hook
+	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	"$TB" down "$N"
+	rm -rf "$LOG"
+}
+trap tcp_cleanup EXIT
+
+"$TB" check >/dev/null || { "$TB" check; exit 77; }
+[ -x "$XF" ] || { echo "tcp test program not built ($XF)"; exit 1; }
+command -v ethtool >/dev/null || { echo "ethtool not installed (needed to turn off veth checksum offload)"; exit 77; }
+
+# The testbed, with static neighbours. veth hands frames with checksum offload
+# pending (CHECKSUM_PARTIAL) to XDP unchanged, so an AF_XDP receiver sees TCP
+# checksums the sender never filled in: both ends compute them in software, as a
+# real NIC's receive path would have verified them in hardware.
+tcp_testbed_up() {
+	"$TB" up "$N" -n >/dev/null || exit 1
+	local s
+	for s in a b; do
+		"$TB" exec "$N" $s ethtool -K "$("$TB" info "$N" $s if)" tx off >/dev/null 2>&1
+	done
+}
+
+# Run a command in namespace a|b, under libshim when $2 is "shim".
+in_ns() {
+	local side=$1 how=$2
+	shift 2
+	if [ "$how" = shim ]; then
+		ip netns exec "$N-$side" env LD_PRELOAD="$LIB" SHIM_TRACELEVEL="${SHIM_TRACELEVEL:-4}" "$@"
+	else
+		ip netns exec "$N-$side" "$@"
+	fi
+}
+
+# ActiveOpens PassiveOpens InSegs OutSegs of a namespace's kernel TCP.
+kernel_tcp() {
+	ip netns exec "$N-$1" awk '/^Tcp:/ { if (h) print $6, $7, $11, $12; h = 1 }' /proc/net/snmp
+}
+
+wait_ready() {	# file with "ready" on a line
+	for _ in $(seq 250); do grep -q '^ready' "$1" 2>/dev/null && return 0; sleep 0.02; done
+	cat "$1"
+	return 1
+}
+
+fail() { echo "FAIL: $*"; exit 1; }
