@@ -25,6 +25,7 @@
 #include "net/tcp_glue.h"
 
 #define CONNECT_NEIGH_WAIT_MS 1000	/* a connect waits this long for ARP */
+#define CONNECT_PORT_TRIES 16		/* fresh ephemeral ports tried past TIME_WAITs */
 
 /* Orphans: closed by the application, still finishing on the wire. */
 static pthread_mutex_t orphan_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -378,6 +379,76 @@ static int connect_again(struct tcp_sock *s)
 	return -EISCONN;
 }
 
+/* A new kernel socket at the application's fd number (same flags), for a connect
+ * that must retry with another local port. */
+static int replace_twin(struct tcp_sock *s)
+{
+	int cloexec = sys_fcntl(s->base.fd, F_GETFD, 0);
+	int nfd = sys_socket(AF_INET, SOCK_STREAM | (s->base.nonblock ? SOCK_NONBLOCK : 0) |
+			     (cloexec > 0 && (cloexec & FD_CLOEXEC) ? SOCK_CLOEXEC : 0), 0);
+
+	if (nfd < 0)
+		return -errno;
+	if (sys_dup2(nfd, s->base.fd) < 0) {
+		int err = -errno;
+		sys_close(nfd);
+		return err;
+	}
+	sys_close(nfd);
+	return 0;
+}
+
+/* Bind the twin when needed (its port is ours), create the engine connection,
+ * steer its 5-tuple and send the SYN. 0 or -errno with everything undone. */
+static int connect_start(struct tcp_sock *s, struct ring *r, uint32_t src,
+			 struct sockaddr_in *local, const struct sockaddr_in *dst)
+{
+	struct tcp_conn *c;
+	int rc;
+
+	if (!local->sin_port) {
+		struct sockaddr_in b = sin_of(src, 0);
+		socklen_t llen = sizeof(*local);
+		if (sys_bind(s->base.fd, (struct sockaddr *)&b, sizeof(b)) < 0 ||
+		    sys_getsockname(s->base.fd, (struct sockaddr *)local, &llen) < 0)
+			return -errno;
+	}
+	tcp_glue_lock();
+	rc = tcp_conn_create(tcp_glue_stack(), &c);
+	if (!rc) {
+		s->conn = c;
+		tcp_conn_set_user(c, s);
+		tcp_sock_inherit_opts(s, s->base.fd);
+		rc = tcp_bind(c, src, local->sin_port);
+		if (rc) {
+			tcp_close(c);
+			s->conn = NULL;
+		}
+	}
+	tcp_glue_unlock();
+	if (rc)
+		return rc;
+	s->laddr = src;
+	s->lport = local->sin_port;
+	s->raddr = dst->sin_addr.s_addr;
+	s->rport = dst->sin_port;
+	struct ring_flow fl = { .kind = RING_FLOW_5TUPLE, .proto = IPPROTO_TCP,
+				.dst_port = s->lport, .dst_ip = s->laddr,
+				.src_ip = s->raddr, .src_port = s->rport };
+	rc = tcp_sock_steer(s, &r, &fl, 1);
+	tcp_glue_lock();
+	if (!rc)
+		rc = tcp_connect(c, s->raddr, s->rport);
+	if (rc) {
+		tcp_close(c);
+		s->conn = NULL;
+	}
+	tcp_glue_unlock();
+	if (rc)
+		unsteer(s);
+	return rc;
+}
+
 /* tcp_client decision and set-up. s->lock held. 1 = offloaded, 0 = kernel. */
 static int connect_offload(struct tcp_sock *s, const struct sockaddr_in *dst)
 {
@@ -413,54 +484,23 @@ static int connect_offload(struct tcp_sock *s, const struct sockaddr_in *dst)
 		}
 		src = local.sin_addr.s_addr;
 	}
-	/* The kernel twin reserves the port: bind it (ephemeral when unbound). */
-	if (!local.sin_port) {
-		struct sockaddr_in b = sin_of(src, 0);
-		if (sys_bind(s->base.fd, (struct sockaddr *)&b, sizeof(b)) < 0)
-			return -errno;
-		llen = sizeof(local);
-		if (sys_getsockname(s->base.fd, (struct sockaddr *)&local, &llen) < 0)
-			return -errno;
-	}
 	struct ring *r;
 	if (tcp_glue_ring(ifindex, &r))
 		return 0;
-	struct tcp_conn *c;
-	tcp_glue_lock();
-	rc = tcp_conn_create(tcp_glue_stack(), &c);
-	if (!rc) {
-		s->conn = c;
-		tcp_conn_set_user(c, s);
-		tcp_sock_inherit_opts(s, s->base.fd);
-		rc = tcp_bind(c, src, local.sin_port);
-		if (rc) {
-			tcp_close(c);
-			s->conn = NULL;
-		}
+	bool ephemeral = !local.sin_port;
+	for (int attempt = 0;; attempt++) {
+		rc = connect_start(s, r, src, &local, dst);
+		if (rc != -EADDRINUSE || !ephemeral || attempt == CONNECT_PORT_TRIES)
+			break;
+		/* The port the kernel gave is still in TIME_WAIT with this peer in the
+		 * engine (which the kernel cannot see): take another on a fresh twin. */
+		rc = replace_twin(s);
+		if (rc)
+			return rc;
+		local.sin_port = 0;
 	}
-	tcp_glue_unlock();
 	if (rc)
 		return rc;
-	s->laddr = src;
-	s->lport = local.sin_port;
-	s->raddr = dst->sin_addr.s_addr;
-	s->rport = dst->sin_port;
-	struct ring_flow fl = { .kind = RING_FLOW_5TUPLE, .proto = IPPROTO_TCP,
-				.dst_port = s->lport, .dst_ip = s->laddr,
-				.src_ip = s->raddr, .src_port = s->rport };
-	rc = tcp_sock_steer(s, &r, &fl, 1);
-	tcp_glue_lock();
-	if (!rc)
-		rc = tcp_connect(c, s->raddr, s->rport);
-	if (rc) {
-		tcp_close(c);
-		s->conn = NULL;
-	}
-	tcp_glue_unlock();
-	if (rc) {
-		unsteer(s);
-		return rc;
-	}
 	s->mode = TS_OFFLOAD;
 	fdt_set_ops(&s->base, &tcp_sock_ops);
 	count_decision(true);
