@@ -48,6 +48,17 @@ in_ns() {
 	fi
 }
 
+# Like in_ns, but the command replaces the shell: run it as `(in_ns_exec ...) &` and
+# $! is the program itself (kill -9 reaches it, not a wrapper shell).
+in_ns_exec() {
+	local side=$1 how=$2
+	shift 2
+	if [ "$how" = shim ]; then
+		exec ip netns exec "$N-$side" env LD_PRELOAD="$LIB" SHIM_TRACELEVEL="${SHIM_TRACELEVEL:-4}" "$@"
+	fi
+	exec ip netns exec "$N-$side" "$@"
+}
+
 # ActiveOpens PassiveOpens InSegs OutSegs of a namespace's kernel TCP.
 kernel_tcp() {
 	ip netns exec "$N-$1" awk '/^Tcp:/ { if (h) print $6, $7, $11, $12; h = 1 }' /proc/net/snmp

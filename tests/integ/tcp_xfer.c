@@ -7,6 +7,9 @@
  *   tcp_xfer conns IP PORT N       N short connections: send 100 bytes, read them back
  *   tcp_xfer hold IP PORT          connect, print "connected", then sleep forever
  *   tcp_xfer refused IP PORT       connect must fail with ECONNREFUSED
+ *   tcp_xfer expect-rst IP|- PORT FILE  connect (or accept on PORT with -), print
+ *                                  "connected", wait for FILE to exist, then send until
+ *                                  the peer's RST surfaces as ECONNRESET/EPIPE (5 s)
  * "ready" on stderr once listening. Exit 0 on success, 1 with a message otherwise. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -156,6 +159,37 @@ static void do_conns(const char *ip, const char *port, long count)
 	}
 }
 
+static void do_expect_rst(const char *ip, const char *port, const char *file)
+{
+	int fd;
+	char buf[1000] = { 0 };
+
+	if (!strcmp(ip, "-")) {
+		int lfd = listen_on(port);
+		fd = accept(lfd, NULL, NULL);
+		if (fd < 0)
+			die("accept");
+	} else {
+		fd = connect_to(ip, port);
+	}
+	printf("connected\n");
+	fflush(stdout);
+	while (access(file, F_OK))
+		usleep(10000);
+	for (int i = 0; i < 500; i++) {
+		if (send(fd, buf, sizeof(buf), MSG_NOSIGNAL) < 0) {
+			if (errno == ECONNRESET || errno == EPIPE) {
+				printf("reset after %d sends\n", i);
+				return;
+			}
+			die("send");
+		}
+		usleep(10000);
+	}
+	fprintf(stderr, "tcp_xfer: no RST from the peer\n");
+	exit(1);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 4 && !strcmp(argv[1], "send"))
@@ -172,6 +206,8 @@ int main(int argc, char **argv)
 		fflush(stdout);
 		for (;;)
 			pause();
+	} else if (argc == 5 && !strcmp(argv[1], "expect-rst")) {
+		do_expect_rst(argv[2], argv[3], argv[4]);
 	} else if (argc == 4 && !strcmp(argv[1], "refused")) {
 		struct sockaddr_in sa = addr_of(argv[2], argv[3]);
 		int fd = socket(AF_INET, SOCK_STREAM, 0);
