@@ -727,6 +727,7 @@ static int tcp_sock_ioctl(struct shim_fd *f, unsigned long req, void *arg)
 		return sys_ret(sys_ioctl(f->fd, req, arg));
 	if (!arg)
 		return -EFAULT;
+	tcp_sock_progress(s);	/* what the wire holds counts, as in the kernel */
 	tcp_glue_lock();
 	n = req == FIONREAD ? tcp_rx_avail(s->conn) : tcp_tx_queued(s->conn);
 	tcp_glue_unlock();
