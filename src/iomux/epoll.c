@@ -88,6 +88,54 @@ int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 	return (int)shim_ret(r, saved);
 }
 
+static int ns_to_ms(int64_t ns)
+{
+	if (ns < 0)
+		return -1;
+	ns = (ns + 999999) / 1000000;
+	return ns > 0x7fffffff ? 0x7fffffff : (int)ns;
+}
+
+/* An instance with user-space items but no ring to spin on (sockets not offloaded,
+ * nested instances of kernel fds): ready items, else one kernel wait with the
+ * caller's own timeout and mask (an item that becomes ready meanwhile writes our
+ * eventfd, which sits in the kernel epoll). -EAGAIN: only our eventfd spoke; the
+ * caller goes on the general way. */
+static int ep_wait_plain(struct epfd *ep, struct epoll_event *evs, int max, int64_t tmo_ns,
+			 const sigset_t *mask, bool precise)
+{
+	bool tagged = false;
+	int n, k;
+
+	pthread_mutex_lock(&ep->mtx);
+	n = epfd_harvest(ep, evs, 0, max, ++ep->seq);
+	if (n > 0 && n < max && (k = sys_epoll_wait(ep->base.fd, evs + n, max - n, 0)) > 0)
+		n += epfd_kernel_events(ep, evs, n, k, ep->seq, &tagged);
+	pthread_mutex_unlock(&ep->mtx);
+	if (n)
+		return n;
+	__atomic_add_fetch(&ep->sleepers, 1, __ATOMIC_ACQ_REL);
+	if (!epfd_rd_empty(ep)) {
+		k = -EAGAIN;
+	} else if (precise) {
+		struct timespec ts;
+
+		k = sys_epoll_pwait2(ep->base.fd, evs, max, iomux_ns_to_ts(tmo_ns, &ts), mask);
+	} else {
+		k = sys_epoll_pwait(ep->base.fd, evs, max, ns_to_ms(tmo_ns), mask);
+	}
+	if (k < 0 && k != -EAGAIN)
+		k = -errno;
+	__atomic_sub_fetch(&ep->sleepers, 1, __ATOMIC_ACQ_REL);
+	if (k <= 0)
+		return k;
+	pthread_mutex_lock(&ep->mtx);
+	n = epfd_kernel_events(ep, evs, 0, k, ++ep->seq, &tagged);
+	n = epfd_harvest(ep, evs, n, max, ep->seq);
+	pthread_mutex_unlock(&ep->mtx);
+	return n ? n : -EAGAIN;
+}
+
 /* One wait over a mixed instance; tmo_ns -1 forever. */
 static int ep_wait(struct epfd *ep, struct epoll_event *evs, int max, int64_t tmo_ns,
 		   const sigset_t *mask, bool precise)
@@ -97,7 +145,6 @@ static int ep_wait(struct epfd *ep, struct epoll_event *evs, int max, int64_t tm
 	int n = 0, k = 0, arm_retries = 0;
 	bool kernel_fresh = false, tagged;
 
-	iomux_call_start(&c, tmo_ns, mask);
 	iomux_rings_init(&rs);
 	pthread_mutex_lock(&ep->mtx);
 	epfd_maint(ep);
@@ -105,6 +152,16 @@ static int ep_wait(struct epfd *ep, struct epoll_event *evs, int max, int64_t tm
 		iomux_rings_add(&rs, ep->rings.r[i]);
 	ep->active++;
 	pthread_mutex_unlock(&ep->mtx);
+	if (!rs.n) {
+		int64_t t0 = iomux_now_ns();
+
+		n = ep_wait_plain(ep, evs, max, tmo_ns, mask, precise);
+		if (n != -EAGAIN)
+			goto out_active;
+		if (tmo_ns > 0)
+			tmo_ns = tmo_ns > iomux_now_ns() - t0 ? tmo_ns - (iomux_now_ns() - t0) : 0;
+	}
+	iomux_call_start(&c, tmo_ns, mask);
 
 	for (;;) {
 		uint64_t seq;
@@ -169,15 +226,9 @@ static int ep_wait(struct epfd *ep, struct epoll_event *evs, int max, int64_t tm
 		}
 		t0 = iomux_now_ns();
 		if (precise) {
-			struct timespec ts, *tsp = NULL;
-			int64_t left = iomux_left_ns(&c);
+			struct timespec ts;
 
-			if (left >= 0) {
-				ts.tv_sec = left / 1000000000;
-				ts.tv_nsec = left % 1000000000;
-				tsp = &ts;
-			}
-			k = sys_epoll_pwait2(ep->base.fd, evs, max, tsp, &cur);
+			k = sys_epoll_pwait2(ep->base.fd, evs, max, iomux_ns_to_ts(iomux_left_ns(&c), &ts), &cur);
 		} else {
 			k = sys_epoll_pwait(ep->base.fd, evs, max, iomux_left_ms(&c), &cur);
 		}
@@ -193,13 +244,13 @@ static int ep_wait(struct epfd *ep, struct epoll_event *evs, int max, int64_t tm
 			iomux_rings_poll(&rs);
 		kernel_fresh = true;
 	}
-
+	iomux_call_end(&c, ep->st, n);
+out_active:
 	pthread_mutex_lock(&ep->mtx);
 	if (--ep->active == 0)
 		epfd_put_zombies(ep);
 	pthread_mutex_unlock(&ep->mtx);
 	iomux_rings_free(&rs);
-	iomux_call_end(&c, ep->st, n);
 	return n;
 }
 

@@ -30,6 +30,8 @@ void iomux_cfg_load(struct iomux_cfg *c);
 int64_t iomux_now_ns(void);
 /* timespec timeout (NULL = forever) to ns; -EINVAL for a malformed one. */
 int iomux_ts_to_ns(const struct timespec *ts, int64_t *out);
+/* ns timeout to a timespec in *ts, or NULL for -1 (forever). */
+struct timespec *iomux_ns_to_ts(int64_t ns, struct timespec *ts);
 /* ms timeout (negative = forever) to ns. */
 static inline int64_t iomux_ms_to_ns(int ms)
 {

@@ -126,6 +126,15 @@ bool iomux_may_spin(struct iomux_call *c)
 	return c->spin_end < 0 || now < c->spin_end;
 }
 
+struct timespec *iomux_ns_to_ts(int64_t ns, struct timespec *ts)
+{
+	if (ns < 0)
+		return NULL;
+	ts->tv_sec = ns / 1000000000;
+	ts->tv_nsec = ns % 1000000000;
+	return ts;
+}
+
 int64_t iomux_left_ns(struct iomux_call *c)
 {
 	int64_t left;

@@ -184,6 +184,20 @@ static void iofake_sock_close(struct iofake_sock *s)
 	close(s->base.fd);	/* the interposed close: op, table, kernel */
 }
 
+/* Close (unless closed already), drop the test's reference and free: returns how
+ * many times the object was destroyed (1 when no reference was left behind). */
+static int iofake_sock_release(struct iofake_sock *s)
+{
+	int destroyed;
+
+	if (!s->closes)
+		iofake_sock_close(s);
+	fd_put(&s->base);
+	destroyed = s->destroyed;
+	free(s);
+	return destroyed;
+}
+
 static void iofake_deliver(struct iofake_sock *s)
 {
 	__atomic_add_fetch(&s->queued, 1, __ATOMIC_ACQ_REL);

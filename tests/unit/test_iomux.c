@@ -4,11 +4,13 @@
  * scenario on a kernel descriptor gives the same events. The calls are this
  * program's own poll(), select(), epoll_wait() ... (the library's wrappers). */
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -21,6 +23,7 @@
 #include <unistd.h>
 
 #include "core/params.h"
+#include "core/stats.h"
 #include "intercept/intercept.h"
 #include "iomux/iomux.h"
 #include "iomux_fake.h"
@@ -51,11 +54,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	if (sk->closes == 0)
-		iofake_sock_close(sk);
-	fd_put(&sk->base);
-	ck_assert_int_eq(sk->destroyed, 1);	/* no reference left anywhere */
-	free(sk);
+	ck_assert_int_eq(iofake_sock_release(sk), 1);	/* no reference left anywhere */
 	iofake_ring_free(ring);
 	close(pfd[0]);
 	close(pfd[1]);
@@ -402,10 +401,7 @@ START_TEST(test_epoll_maxevents_round_robin)
 	ck_assert_int_eq(epoll_wait(ep, ev, 0, 0), -1);
 	ck_assert_int_eq(errno, EINVAL);
 	close(ep);
-	iofake_sock_close(s2);
-	fd_put(&s2->base);
-	ck_assert_int_eq(s2->destroyed, 1);
-	free(s2);
+	ck_assert_int_eq(iofake_sock_release(s2), 1);
 }
 END_TEST
 
@@ -535,9 +531,7 @@ START_TEST(test_epoll_closed_while_registered)
 	ck_assert_int_eq(epoll_wait(ep, ev, 2, 0), 1);
 	ck_assert_uint_eq(ev[0].data.u64, 9);
 	close(ep);
-	iofake_sock_close(s2);
-	fd_put(&s2->base);
-	free(s2);
+	ck_assert_int_eq(iofake_sock_release(s2), 1);
 }
 END_TEST
 
@@ -665,6 +659,113 @@ START_TEST(test_epoll_rdhup_err_hup)
 }
 END_TEST
 
+static void *send_os_later(void *arg)
+{
+	usleep(30000);
+	iofake_send_os(arg);
+	return NULL;
+}
+
+START_TEST(test_no_ring_sleepers_woken)
+{
+	/* A socket with nothing to spin on: one kernel wait, woken through the
+	 * instance's eventfd (epoll) or the thread's eventfd (poll). */
+	struct iofake_sock *s2 = iofake_sock_new(NULL);
+	int ep = epoll_create1(0);
+	struct epoll_event ev[2];
+	struct pollfd p = { .fd = s2->base.fd, .events = POLLIN };
+	pthread_t t;
+
+	shim_params.select_poll = -1;		/* would spin forever if it had a ring */
+	ck_assert_int_eq(ep_add(ep, s2->base.fd, EPOLLIN, 5), 0);
+	pthread_create(&t, NULL, deliver_later, s2);
+	ck_assert_int_eq(epoll_wait(ep, ev, 2, 5000), 1);
+	ck_assert_uint_eq(ev[0].data.u64, 5);
+	pthread_join(t, NULL);
+	iofake_consume(s2);
+	ck_assert_int_eq(epoll_wait(ep, ev, 2, 20), 0);
+	/* poll(): no ring means the kernel fd tells everything (sock.h): one plain
+	 * kernel call, woken by the kernel twin. */
+	pthread_create(&t, NULL, send_os_later, s2);
+	ck_assert_int_eq(poll(&p, 1, 5000), 1);
+	ck_assert_int_eq(p.revents, POLLIN);
+	pthread_join(t, NULL);
+	close(ep);
+	ck_assert_int_eq(iofake_sock_release(s2), 1);
+}
+END_TEST
+
+static uint64_t stat_of(const char *name)
+{
+	uint64_t v = 0;
+	int i = stats_index(name);
+
+	if (i >= 0)
+		stats_read(i, &v);
+	return v;
+}
+
+START_TEST(test_iomux_stats)
+{
+	int ep = epoll_create1(0);
+	struct epoll_event ev[2];
+	struct pollfd p = { .fd = sk->base.fd, .events = POLLIN };
+	uint64_t hit, tmo, off, os;
+
+	ck_assert_ptr_nonnull(stats_segment_path());
+	hit = stat_of("iomux.poll_hit");
+	tmo = stat_of("iomux.timeouts");
+	off = stat_of("iomux.rx_ready_offloaded");
+	os = stat_of("iomux.rx_ready_os");
+	ck_assert_int_eq(ep_add(ep, sk->base.fd, EPOLLIN, 1), 0);
+	ck_assert_int_eq(ep_add(ep, pfd[0], EPOLLIN, 2), 0);
+	ring->deliver_after = 3;
+	ck_assert_int_eq(epoll_wait(ep, ev, 2, 1000), 1);
+	ck_assert_int_eq(write(pfd[1], "x", 1), 1);
+	ck_assert_int_eq(epoll_wait(ep, ev, 2, 0), 2);
+	iofake_consume(sk);
+	ck_assert_int_eq(poll(&p, 1, 0), 0);
+	ck_assert_uint_ge(stat_of("iomux.poll_hit"), hit + 1);
+	ck_assert_uint_ge(stat_of("iomux.timeouts"), tmo + 1);
+	ck_assert_uint_ge(stat_of("iomux.rx_ready_offloaded"), off + 2);
+	ck_assert_uint_ge(stat_of("iomux.rx_ready_os"), os + 1);
+	close(ep);
+}
+END_TEST
+
+static int wake_calls;
+
+static bool count_wake(struct shim_waiter *w, unsigned events)
+{
+	(void)w;
+	(void)events;
+	wake_calls++;
+	return true;	/* "woke a sleeper" */
+}
+
+START_TEST(test_waitq_exclusive)
+{
+	/* Non-exclusive waiters all hear a wake-up; exclusive ones until one woke. */
+	struct shim_waitq q = { 0 };
+	struct shim_waiter a, b, c;
+
+	wake_calls = 0;
+	shim_waiter_init(&a, count_wake, true);
+	shim_waiter_init(&b, count_wake, true);
+	shim_waiter_init(&c, count_wake, false);
+	shim_waitq_add(&q, &a);
+	shim_waitq_add(&q, &b);
+	shim_waitq_add(&q, &c);
+	ck_assert_ptr_eq(q.head, &c);			/* non-exclusive first */
+	shim_waitq_wake(&q, POLLIN);
+	ck_assert_int_eq(wake_calls, 2);		/* c, then a, which woke someone */
+	shim_waitq_wake(&q, SHIM_WAKE_CLOSE);
+	ck_assert_int_eq(wake_calls, 5);		/* close: every waiter, unlinked */
+	ck_assert_ptr_null(q.head);
+	shim_waitq_del(&q, &a);			/* already gone: harmless */
+}
+END_TEST
+
 START_TEST(test_kernel_only_passthrough)
 {
 	/* No offloaded fd: plain kernel calls, the ring is never touched. */
@@ -681,8 +782,32 @@ START_TEST(test_kernel_only_passthrough)
 }
 END_TEST
 
+static void remove_dir(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+	char p[512];
+
+	while (d && (e = readdir(d)))
+		if (e->d_name[0] != '.') {
+			snprintf(p, sizeof(p), "%s/%s", path, e->d_name);
+			unlink(p);
+		}
+	if (d)
+		closedir(d);
+	rmdir(path);
+}
+
 int main(void)
 {
+	char dir[] = "/tmp/shim-iomux-stats.XXXXXX";
+	struct stats_config cfg = { .dir = mkdtemp(dir), .fd_num = 64 };
+
+	/* Our own stats segment, so the iomux blocks are live (shim_stats reads these). */
+	if (stats_init_with(&cfg) < 0) {
+		fprintf(stderr, "cannot create a stats segment in %s\n", dir);
+		return EXIT_FAILURE;
+	}
 	Suite *s = suite_create("iomux");
 	TCase *tc = tcase_create("iomux");
 
@@ -712,11 +837,16 @@ int main(void)
 	tcase_add_test(tc, test_epoll_one_socket_several_sets);
 	tcase_add_test(tc, test_epoll_shared_across_fork);
 	tcase_add_test(tc, test_epoll_rdhup_err_hup);
+	tcase_add_test(tc, test_no_ring_sleepers_woken);
+	tcase_add_test(tc, test_iomux_stats);
+	tcase_add_test(tc, test_waitq_exclusive);
 	tcase_add_test(tc, test_kernel_only_passthrough);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
+	stats_fini();
+	remove_dir(dir);	/* with the segments of forked children */
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
