@@ -167,6 +167,12 @@ static int ep_wait(struct epfd *ep, struct epoll_event *evs, int max, int64_t tm
 		uint64_t seq;
 
 		tagged = false;
+		/* The common spinning pass: nothing ready, no kernel check due. */
+		if (!kernel_fresh && epfd_rd_empty(ep) && c.passes && c.tmo_ns &&
+		    (!c.cfg.os_ratio || c.passes % c.cfg.os_ratio)) {
+			n = 0;
+			goto spin;
+		}
 		pthread_mutex_lock(&ep->mtx);
 		seq = ++ep->seq;
 		n = kernel_fresh ? epfd_kernel_events(ep, evs, 0, k, seq, &tagged) : 0;
@@ -188,6 +194,7 @@ static int ep_wait(struct epfd *ep, struct epoll_event *evs, int max, int64_t tm
 			break;
 		if (tagged && rs.n)
 			iomux_rings_poll(&rs);
+spin:
 		if (c.tmo_ns == 0 || (c.deadline >= 0 && iomux_left_ns(&c) == 0))
 			break;
 		if (iomux_interrupted(&c)) {
