@@ -1,8 +1,9 @@
 /* stats.c — the stats segment inside the library: created at start-up from
- * SHIM_STATS_SHMEM_DIR / SHIM_STATS_FD_NUM, moved to the child's own file on fork,
- * removed at exit. Hands out blocks to the data path (scratch blocks when slots run
- * out), writes a closing socket's summary (VMA example 5) to SHIM_STATS_FILE and the
- * debug log, and applies shim_stats -l / -D / -z from the control area. */
+ * SHIM_STATS_SHMEM_DIR / SHIM_STATS_FD_NUM, copied for a fork child (whose own file
+ * appears 100 ms later, from the internal thread), removed at exit. Hands out blocks
+ * to the data path (scratch blocks when slots run out), writes a closing socket's
+ * summary (VMA example 5) to SHIM_STATS_FILE and the debug log, and applies
+ * shim_stats -l / -D / -z from the control area. */
 #include "core/stats.h"
 
 #include <errno.h>
@@ -98,8 +99,7 @@ void stats_atfork_child(void)
 	if (!stats_seg.base || stats_seg.hdr->pid == getpid())
 		return;
 	if (stats_segment_fork_child() < 0)
-		log_warn("stats: cannot create the child's stats segment in %s; its counters stay private",
-			 stats_seg.dir);
+		log_warn("stats: no memory for the child's copy of the stats segment; its counters start over");
 }
 
 void stats_fini(void)
@@ -127,6 +127,10 @@ void stats_poll_control(void *arg)
 	/* a fork child may run this before its segment moved: never touch the parent's */
 	if (!stats_seg.base || stats_seg.hdr->pid != getpid())
 		return;
+	int err = stats_segment_publish(false);
+	if (err && err != -EAGAIN)
+		log_warn("stats: cannot create this child's stats segment in %s: %s; shim_stats will not see it",
+			 stats_seg.dir, strerror(-err));
 	if (take_request(&ctl->log_level_seq, &ctl->log_level_ack, &seq)) {
 		int lvl = __atomic_load_n(&ctl->log_level, __ATOMIC_RELAXED);
 		if (lvl >= SHIM_LOG_PANIC && lvl <= SHIM_LOG_FUNC_ALL) {

@@ -327,51 +327,101 @@ out_unlink:
 	return err;
 }
 
-int stats_segment_fork_child(void)
+/* Write the current contents to a new file and map it over the same addresses:
+ * every block pointer held by inherited sockets stays valid and now points at it. */
+static int publish_file(struct stats_segment *s)
 {
-	struct stats_segment *s = &stats_seg;
 	char tmp[PATH_MAX];
+	size_t done = 0;
 	void *m;
-	int fd;
+	int fd, err = -EIO;
 
-	if (!s->base)
-		return 0;
-	/* a parent thread may have held it at fork() */
-	pthread_mutex_init(&custom_lock, NULL);
 	format_paths(s, getpid(), tmp, sizeof(tmp));
 	fd = open_tmp(tmp, s->size);
 	if (fd < 0)
-		goto out_private;
-	/* copy the inherited counters, then swap the mapping in place: every block
-	 * pointer held by inherited sockets stays valid and now points at our file */
-	size_t done = 0;
+		return fd;
 	while (done < s->size) {
 		ssize_t n = pwrite(fd, (char *)s->base + done, s->size - done, (off_t)done);
 		if (n <= 0)
 			goto out_close;
 		done += (size_t)n;
 	}
+	/* an update made by another thread between the copy and the swap is lost:
+	 * a few counts, once, in the child's first moments */
 	m = mmap(s->base, s->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
 	if (m == MAP_FAILED)
 		goto out_close;
-	fill_identity(s->hdr);
-	memset(s->ctl, 0, sizeof(*s->ctl));
-	s->ctl->cur_log_level = -1;
-	s->ctl->cur_log_details = -1;
-	if (rename(tmp, s->path) < 0)
+	if (rename(tmp, s->path) < 0) {
+		err = -errno;
 		goto out_close;
+	}
 	close(fd);
 	return 0;
 
 out_close:
 	close(fd);
 	unlink(tmp);
-out_private:
-	/* keep writing, but into private memory: never into the parent's counters */
-	m = mmap(s->base, s->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
-		 -1, 0);
 	s->path[0] = '\0';
-	return -EIO;
+	return err;
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int stats_segment_fork_child(void)
+{
+	struct stats_segment *s = &stats_seg;
+	void *copy;
+
+	if (!s->base)
+		return 0;
+	/* a parent thread may have held it at fork() */
+	pthread_mutex_init(&custom_lock, NULL);
+	s->path[0] = '\0';
+	/* From now on never write the parent's file: take a private copy at the same
+	 * addresses. The child's own file comes later (stats_segment_publish), so the
+	 * many children that exec or _exit at once leave nothing behind. */
+	copy = mmap(NULL, s->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (copy != MAP_FAILED)
+		memcpy(copy, s->base, s->size);
+	if (mmap(s->base, s->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+		 -1, 0) == MAP_FAILED) {
+		/* cannot happen short of address-space exhaustion; stop counting rather
+		 * than corrupt the parent's segment */
+		mprotect(s->base, s->size, PROT_READ);
+		s->base = NULL;
+		return -ENOMEM;
+	}
+	if (copy == MAP_FAILED)
+		return -ENOMEM;	/* zeroed private memory: counts start over, unpublished */
+	memcpy(s->base, copy, s->size);
+	munmap(copy, s->size);
+	fill_identity(s->hdr);
+	memset(s->ctl, 0, sizeof(*s->ctl));
+	s->ctl->cur_log_level = -1;
+	s->ctl->cur_log_details = -1;
+	s->publish_after_ns = mono_ns() + STATS_PUBLISH_DELAY_MS * 1000000ull;
+	s->pending_publish = true;
+	return 0;
+}
+
+int stats_segment_publish(bool now)
+{
+	struct stats_segment *s = &stats_seg;
+	int err;
+
+	if (!s->base || !s->pending_publish)
+		return 0;
+	if (!now && mono_ns() < s->publish_after_ns)
+		return -EAGAIN;
+	s->pending_publish = false;
+	err = publish_file(s);
+	return err;
 }
 
 void stats_segment_remove(void)

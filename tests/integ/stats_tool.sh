@@ -228,7 +228,7 @@ ok "stale segment of a process that exec'd a program without libshim removed"
 
 # --- slots run out, are reused -------------------------------------------------------------------------
 SHIM_STATS_FD_NUM=4 start many many 10
-[ "$(grep -c SHIM_STATS_FD_NUM "$tmp/many.err")" = 1 ] || fail "want one line naming SHIM_STATS_FD_NUM: $(cat "$tmp/many.err")"
+[ "$(grep -c "raise SHIM_STATS_FD_NUM" "$tmp/many.err")" = 1 ] || fail "want one line naming SHIM_STATS_FD_NUM: $(cat "$tmp/many.err")"
 "$TOOL" --format json | python3 -c '
 import json, sys
 d = json.load(sys.stdin)
@@ -250,6 +250,8 @@ ok "closing summary in SHIM_STATS_FILE and the debug log"
 
 # --- fork: the child has its own segment ------------------------------------------------------------------
 start fork fork
+# the child's file appears once it has lived 100 ms (short-lived children leave none)
+for _ in $(seq 60); do [ -f "$SHIM_STATS_SHMEM_DIR/shim.$CHILD" ] && break; sleep 0.05; done
 [ -f "$SHIM_STATS_SHMEM_DIR/shim.$CHILD" ] || fail "child $CHILD has no segment"
 p=$("$TOOL" -p "$PID" --format json | python3 -c 'import json,sys; d=json.load(sys.stdin); print([s for s in d["kinds"]["socket"] if s["id"]==14][0]["stats"]["rx_offload_packets"])')
 c=$("$TOOL" -p "$CHILD" --format json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["pid"], [s for s in d["kinds"]["socket"] if s["id"]==14][0]["stats"]["rx_offload_packets"])')

@@ -24,6 +24,9 @@ static char dir[64];
 static void setup(void)
 {
 	params_defaults();
+	/* start from no segment, whatever the library's start-up did in this process */
+	internal_thread_stop();
+	stats_segment_reset();
 	stats_test_mkdir(dir, sizeof(dir), "shim-extra-test");
 }
 
