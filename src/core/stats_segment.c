@@ -180,7 +180,8 @@ static size_t layout(unsigned fd_num, struct shim_stats_kind *kinds, uint32_t *s
 
 		memset(kd, 0, sizeof(*kd));
 		snprintf(kd->name, sizeof(kd->name), "%s", kind_defs[k].name);
-		kd->slot_count = kind_defs[k].slots ? kind_defs[k].slots : fd_num;
+		/* sockets: fd_num slots plus the shared one for sockets beyond them */
+		kd->slot_count = kind_defs[k].slots ? kind_defs[k].slots : fd_num + 1;
 		kd->values_off = sizeof(struct shim_stats_slot);
 		kd->base_off = (uint32_t)(kd->values_off + vsz);
 		kd->nvalues = (uint32_t)(vsz / 8);
@@ -476,9 +477,10 @@ int stats_slot_open(unsigned kind, int64_t id, const char *label)
 	if (!stats_seg.base || kind >= STATS_KIND_COUNT)
 		return -ENODEV;
 	const struct shim_stats_kind *k = &stats_seg.kinds[kind];
+	unsigned n = kind == STATS_KIND_SOCKET ? k->slot_count - 1 : k->slot_count;
 
 	/* lowest free slot first, so the reader's scan stays short */
-	for (unsigned i = 0; i < k->slot_count; i++) {
+	for (unsigned i = 0; i < n; i++) {
 		struct shim_stats_slot *sl = slot_at(kind, i);
 		uint32_t expect = 0;
 
@@ -491,6 +493,21 @@ int stats_slot_open(unsigned kind, int64_t id, const char *label)
 		return (int)i;
 	}
 	return -ENOSPC;
+}
+
+int stats_slot_overflow(void)
+{
+	if (!stats_seg.base)
+		return -ENODEV;
+	unsigned i = stats_seg.kinds[STATS_KIND_SOCKET].slot_count - 1;
+	struct shim_stats_slot *sl = slot_at(STATS_KIND_SOCKET, i);
+	uint32_t expect = 0;
+
+	/* opened once, by whoever overflows first; never closed */
+	if (__atomic_compare_exchange_n(&sl->in_use, &expect, 2, false, __ATOMIC_ACQUIRE,
+					__ATOMIC_RELAXED))
+		slot_claim(STATS_KIND_SOCKET, i, sl, -1, "other sockets");
+	return (int)i;
 }
 
 int stats_slot_find(unsigned kind, const void *values)

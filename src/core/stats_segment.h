@@ -42,9 +42,14 @@ void stats_segment_remove(void);
 /* Unmap and forget (tests). */
 void stats_segment_reset(void);
 
-/* Claim the lowest free slot of a kind: slot index or -ENOSPC / -ENODEV. */
+/* Claim the lowest free slot of a kind: slot index or -ENOSPC / -ENODEV. The last
+ * socket slot is kept for stats_slot_overflow(). */
 int stats_slot_open(unsigned kind, int64_t id, const char *label);
 void stats_slot_close(unsigned kind, unsigned i);
+/* The socket slot shared by every socket beyond SHIM_STATS_FD_NUM (id -1, "other
+ * sockets"), opened on first use: its index, or -ENODEV. Shared by many writers, so
+ * its counts are approximate; they keep the process totals close to the truth. */
+int stats_slot_overflow(void);
 void *stats_slot_values(unsigned kind, unsigned i);
 struct shim_stats_slot *stats_slot_hdr(unsigned kind, unsigned i);
 /* Slot whose values area is `values`, or -ENOENT (scratch block). */

@@ -232,11 +232,17 @@ SHIM_STATS_FD_NUM=4 start many many 10
 "$TOOL" --format json | python3 -c '
 import json, sys
 d = json.load(sys.stdin)
-assert sorted(s["id"] for s in d["kinds"]["socket"]) == [101, 103], d["kinds"]["socket"]
+socks = {s["id"]: s for s in d["kinds"]["socket"]}
+assert sorted(socks) == [-1, 101, 103], socks.keys()
+assert socks[-1]["label"] == "other sockets" and socks[-1]["stats"]["tx_os_packets"] == 6
 assert d["kinds"]["global"][0]["stats"]["stats_slots_exhausted"] == 6
 ' || fail "slot exhaustion"
+"$TOOL" -c 1 >"$tmp/many_v1" || fail "view 1 with other sockets"
+grep -q '^\*    Rx:' "$tmp/many_v1" && grep -q '^\* other sockets: those beyond SHIM_STATS_FD_NUM' "$tmp/many_v1" ||
+	fail "other sockets row: $(cat "$tmp/many_v1")"
+"$TOOL" --format prometheus | grep -q '^shim_socket_tx_os_packets_total{.*fd="other"} 6$' || fail "other sockets in Prometheus"
 stop "$PID"
-ok "slot exhaustion: one log line, sockets beyond the slots counted"
+ok "slot exhaustion: one log line, sockets beyond the slots counted together"
 
 # --- closing summary (VMA example 5) -------------------------------------------------------------------
 SHIM_STATS_FILE=$tmp/sockets.%d SHIM_TRACELEVEL=4 "$W" close >"$tmp/close.out" 2>"$tmp/close.err" || fail "close mode"
