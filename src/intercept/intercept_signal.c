@@ -24,6 +24,7 @@ struct app_action {
 	struct sigaction act;	/* as the application gave it */
 	void *fn;		/* act's handler, read by the trampoline */
 	int flags;		/* act's flags, read by the trampoline */
+	int reported;		/* the flags a query reports: libc adds SA_RESTORER */
 	bool ours;		/* the kernel runs our trampoline for this signal */
 };
 
@@ -137,24 +138,28 @@ static void current_action(int sig, const struct sigaction *kernel, struct sigac
 	if (a->ours && kernel->sa_sigaction == trampoline) {
 		/* Bit for bit what libc would report: its restorer is part of it. */
 		*out = a->act;
-		out->sa_flags = a->act.sa_flags | (kernel->sa_flags & SA_RESTORER);
-		out->sa_restorer = kernel->sa_restorer;
+		out->sa_flags = a->reported;
+		if (a->reported & SA_RESTORER)
+			out->sa_restorer = kernel->sa_restorer;
 	} else {
 		*out = *kernel;
 	}
 }
 
-static void record(int sig, const struct sigaction *act, bool ours)
+static void record(int sig, const struct sigaction *act, bool ours, bool via_libc)
 {
 	struct app_action *a = &app_act[sig];
 
 	a->act = *act;
+	a->reported = act->sa_flags | (via_libc ? SA_RESTORER : 0);
 	__atomic_store_n(&a->flags, act->sa_flags, __ATOMIC_RELEASE);
 	__atomic_store_n(&a->fn, act_fn(act), __ATOMIC_RELEASE);
 	__atomic_store_n(&a->ours, ours, __ATOMIC_RELEASE);
 }
 
-static int do_sigaction(int sig, const struct sigaction *act, struct sigaction *oact)
+/* via_libc: the application's own call (libc stamps its restorer on the action), not
+ * the action the process inherited, which signal_init() re-installs as found. */
+static int do_sigaction(int sig, const struct sigaction *act, struct sigaction *oact, bool via_libc)
 {
 	struct sigaction kact, kold;
 	sigset_t mask;
@@ -182,7 +187,7 @@ static int do_sigaction(int sig, const struct sigaction *act, struct sigaction *
 	if (r == 0) {
 		if (oact)
 			current_action(sig, &kold, oact);
-		record(sig, act, wrap);
+		record(sig, act, wrap, via_libc);
 	}
 out_unlock:
 	unlock(&mask);
@@ -196,7 +201,7 @@ int sigaction(int sig, const struct sigaction *restrict act, struct sigaction *r
 	if (unlikely(!shim_ready()))
 		return SYS(sigaction)(sig, act, oact);
 	saved = errno;
-	r = do_sigaction(sig, act, oact);
+	r = do_sigaction(sig, act, oact, true);
 	if (r == 0)
 		errno = saved;
 	return r;
@@ -217,7 +222,7 @@ sighandler_t signal(int sig, sighandler_t handler)
 	saved = errno;
 	sigemptyset(&act.sa_mask);
 	sigaddset(&act.sa_mask, sig);
-	if (do_sigaction(sig, &act, &old) < 0)
+	if (do_sigaction(sig, &act, &old, true) < 0)
 		return SIG_ERR;
 	errno = saved;
 	return (old.sa_flags & SA_SIGINFO) ? (sighandler_t)(void *)old.sa_sigaction : old.sa_handler;
@@ -241,7 +246,7 @@ int signal_init(void)
 	sigint_owned = true;
 	if (cur.sa_handler == SIG_IGN)
 		return 0;	/* ignored (nohup, background job): stays ignored */
-	if (do_sigaction(SIGINT, &cur, NULL) < 0)
+	if (do_sigaction(SIGINT, &cur, NULL, false) < 0)
 		return -errno;
 	log_dbg("SIGINT handled by libshim (SHIM_HANDLE_SIGINTR)");
 	return 0;
