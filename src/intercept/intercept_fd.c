@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <linux/close_range.h>
 #include <sys/ioctl.h>
 
 #include "core/log.h"
@@ -39,6 +40,52 @@ int close(int fd)
 	}
 	errno = saved;
 	return sys_close(fd);
+}
+
+/* close_range() and closefrom() close many fds at once, out of sight of close():
+ * every object in the range is closed first, as close() would. */
+struct fd_range {
+	unsigned lo, hi;
+};
+
+static void close_if_in_range(struct shim_fd *f, void *arg)
+{
+	const struct fd_range *r = arg;
+	struct shim_fd *g;
+
+	if ((unsigned)f->fd < r->lo || (unsigned)f->fd > r->hi)
+		return;
+	g = fdt_remove(f->fd);
+	if (g) {
+		if (g->ops->close)
+			g->ops->close(g);
+		fd_put(g);
+	}
+}
+
+static void close_objects(unsigned lo, unsigned hi)
+{
+	struct fd_range r = { lo, hi };
+	int saved = errno;
+
+	fdt_for_each(close_if_in_range, &r);
+	errno = saved;
+}
+
+int close_range(unsigned int fd, unsigned int max_fd, int flags)
+{
+	/* CLOSE_RANGE_CLOEXEC only marks; bad arguments fail in the kernel untouched. */
+	if (likely(shim_ready()) && fd <= max_fd &&
+	    !(flags & ~(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC)) && !(flags & CLOSE_RANGE_CLOEXEC))
+		close_objects(fd, max_fd);
+	return SYS(close_range)(fd, max_fd, flags);
+}
+
+void closefrom(int lowfd)
+{
+	if (likely(shim_ready()))
+		close_objects(lowfd < 0 ? 0 : (unsigned)lowfd, ~0U);
+	SYS(closefrom)(lowfd);
 }
 
 static int do_fcntl(sys_fcntl_fn real, int fd, int cmd, unsigned long arg)
