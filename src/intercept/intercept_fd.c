@@ -1,6 +1,6 @@
-/* intercept_fd.c — calls on descriptors as such: close, fcntl/fcntl64/ioctl (variadic:
- * one word is read after the command, as libc itself does, and every command passes
- * through unchanged), dup/dup2/dup3 and pipe/pipe2. The object's view (nonblocking
+/* intercept_fd.c — calls on descriptors as such: close, close_range, closefrom,
+ * fcntl/fcntl64/ioctl (variadic: one word is read after the command, as libc itself
+ * does, and every command passes through unchanged), dup/dup2/dup3 and pipe/pipe2. The object's view (nonblocking
  * flag, which number it lives at) follows what the kernel accepted. */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,9 +17,23 @@ static bool close_on_dup2(void)
 	return shim_params.close_on_dup2;
 }
 
+/* The application closed the fd of a detached object: its close op runs while the
+ * kernel fd still exists, then the table's reference goes. */
+static void obj_close(struct shim_fd *f)
+{
+	if (!f)
+		return;
+	if (f->ops->close) {
+		int r = f->ops->close(f);
+
+		if (r < 0)
+			log_dbg("fd %d: close op failed (%d); closing the kernel fd anyway", f->fd, r);
+	}
+	fd_put(f);
+}
+
 int close(int fd)
 {
-	struct shim_fd *f;
 	int saved;
 
 	/* An fd we do not know costs one peek. */
@@ -28,16 +42,7 @@ int close(int fd)
 	saved = errno;
 	/* Detach first: from here on no other thread can find the object, and the fd
 	 * number cannot be reused before the kernel close below. */
-	f = fdt_remove(fd);
-	if (f) {
-		if (f->ops->close) {
-			int r = f->ops->close(f);
-
-			if (r < 0)
-				log_dbg("fd %d: close op failed (%d); closing the kernel fd anyway", fd, r);
-		}
-		fd_put(f);
-	}
+	obj_close(fdt_remove(fd));
 	errno = saved;
 	return sys_close(fd);
 }
@@ -51,16 +56,9 @@ struct fd_range {
 static void close_if_in_range(struct shim_fd *f, void *arg)
 {
 	const struct fd_range *r = arg;
-	struct shim_fd *g;
 
-	if ((unsigned)f->fd < r->lo || (unsigned)f->fd > r->hi)
-		return;
-	g = fdt_remove(f->fd);
-	if (g) {
-		if (g->ops->close)
-			g->ops->close(g);
-		fd_put(g);
-	}
+	if ((unsigned)f->fd >= r->lo && (unsigned)f->fd <= r->hi)
+		obj_close(fdt_remove(f->fd));
 }
 
 static void close_objects(unsigned lo, unsigned hi)
@@ -176,13 +174,7 @@ static int do_dup2(int fd, int fd2, int flags, bool three)
 	int saved = errno, r;
 
 	if (fd != fd2 && (fdt_peek(fd2) & ~FDT_BITS) && close_on_dup2()) {
-		struct shim_fd *f = fdt_remove(fd2);
-
-		if (f) {
-			if (f->ops->close)
-				f->ops->close(f);
-			fd_put(f);
-		}
+		obj_close(fdt_remove(fd2));
 		errno = saved;
 	}
 	r = three ? sys_dup3(fd, fd2, flags) : sys_dup2(fd, fd2);
