@@ -32,13 +32,27 @@ static void obj_close(struct shim_fd *f)
 	fd_put(f);
 }
 
+/* The log's own file (SHIM_LOG_FILE, moved to a high number by the log) is not the
+ * application's: for it that number is not open, and a close loop or closefrom()
+ * in a daemon must not cut the log off or let its next file take the log's number. */
+static bool is_log_fd(int fd)
+{
+	return fd > 2 && fd == log_get_fd();
+}
+
 int close(int fd)
 {
 	int saved;
 
-	/* An fd we do not know costs one peek. */
-	if (unlikely(!shim_ready()) || likely(!(fdt_peek(fd) & ~FDT_BITS)))
+	/* An fd we do not know costs one peek (and the log check). */
+	if (unlikely(!shim_ready()))
 		return SYS(close)(fd);
+	if (unlikely(is_log_fd(fd))) {
+		errno = EBADF;
+		return -1;
+	}
+	if (likely(!(fdt_peek(fd) & ~FDT_BITS)))
+		return sys_close(fd);
 	saved = errno;
 	/* Detach first: from here on no other thread can find the object, and the fd
 	 * number cannot be reused before the kernel close below. */
@@ -72,18 +86,36 @@ static void close_objects(unsigned lo, unsigned hi)
 
 int close_range(unsigned int fd, unsigned int max_fd, int flags)
 {
-	/* CLOSE_RANGE_CLOEXEC only marks; bad arguments fail in the kernel untouched. */
-	if (likely(shim_ready()) && fd <= max_fd &&
-	    !(flags & ~(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC)) && !(flags & CLOSE_RANGE_CLOEXEC))
+	int log_fd = log_get_fd(), r;
+
+	if (unlikely(!shim_ready()) || fd > max_fd ||
+	    (flags & ~(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC)))
+		return SYS(close_range)(fd, max_fd, flags);	/* the kernel says what is wrong */
+	/* CLOSE_RANGE_CLOEXEC only marks: nothing is closed. */
+	if (!(flags & CLOSE_RANGE_CLOEXEC))
 		close_objects(fd, max_fd);
-	return SYS(close_range)(fd, max_fd, flags);
+	if (log_fd <= 2 || (unsigned)log_fd < fd || (unsigned)log_fd > max_fd)
+		return sys_close_range(fd, max_fd, flags);
+	/* Around the log's fd. */
+	r = (unsigned)log_fd > fd ? sys_close_range(fd, (unsigned)log_fd - 1, flags) : 0;
+	if (r == 0 && (unsigned)log_fd < max_fd)
+		r = sys_close_range((unsigned)log_fd + 1, max_fd, flags);
+	return r;
 }
 
 void closefrom(int lowfd)
 {
-	if (likely(shim_ready()))
-		close_objects(lowfd < 0 ? 0 : (unsigned)lowfd, ~0U);
-	SYS(closefrom)(lowfd);
+	int log_fd = log_get_fd(), low = lowfd < 0 ? 0 : lowfd;
+
+	if (unlikely(!shim_ready()))
+		return SYS(closefrom)(lowfd);
+	close_objects((unsigned)low, ~0U);
+	if (log_fd > 2 && log_fd >= low) {
+		if (log_fd > low)
+			sys_close_range((unsigned)low, (unsigned)log_fd - 1, 0);
+		low = log_fd + 1;
+	}
+	sys_closefrom(low);
 }
 
 static int do_fcntl(sys_fcntl_fn real, int fd, int cmd, unsigned long arg)
