@@ -129,11 +129,11 @@ int proc_init(void);
 int signal_init(void);
 
 /* EINTR for code that waits in user space (ring spin loops): take a snapshot when
- * the wait starts; signal_interrupted() is true once a signal whose handler
+ * the wait starts; shim_signal_interrupted() is true once a signal whose handler
  * does not ask for SA_RESTART has run since (the kernel's rule for sockets with no
- * timeout), and signal_arrived() once any handled signal has. */
-uint64_t signal_snapshot(void);
-bool signal_interrupted(uint64_t snap);
-bool signal_arrived(uint64_t snap);
+ * timeout), and shim_signal_arrived() once any handled signal has. */
+uint64_t shim_signal_snapshot(void);
+bool shim_signal_interrupted(uint64_t snap);
+bool shim_signal_arrived(uint64_t snap);
 
 #endif

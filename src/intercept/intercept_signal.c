@@ -40,19 +40,19 @@ static int sig_lock;
 static bool owned[NSIG];
 static int segv_reported;
 
-uint64_t signal_snapshot(void)
+uint64_t shim_signal_snapshot(void)
 {
 	return __atomic_load_n(&sig_gen, __ATOMIC_ACQUIRE);
 }
 
-bool signal_arrived(uint64_t snap)
+bool shim_signal_arrived(uint64_t snap)
 {
-	return (uint32_t)signal_snapshot() != (uint32_t)snap;
+	return (uint32_t)shim_signal_snapshot() != (uint32_t)snap;
 }
 
-bool signal_interrupted(uint64_t snap)
+bool shim_signal_interrupted(uint64_t snap)
 {
-	return (signal_snapshot() >> 32) != (snap >> 32);
+	return (shim_signal_snapshot() >> 32) != (snap >> 32);
 }
 
 /* Signals we never wrap: faults are synchronous (nothing waits on them, and runtimes

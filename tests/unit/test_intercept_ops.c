@@ -396,22 +396,22 @@ START_TEST(test_signal_trampoline)
 	ck_assert_int_eq(sigaction(SIGUSR1, NULL, &old), 0);
 	ck_assert_ptr_eq(old.sa_handler, on_usr1);
 	ck_assert(!(old.sa_flags & SA_SIGINFO));
-	snap = signal_snapshot();
+	snap = shim_signal_snapshot();
 	raise(SIGUSR1);
 	ck_assert_int_eq(handled, SIGUSR1);
-	ck_assert(signal_arrived(snap));
-	ck_assert(signal_interrupted(snap));	/* no SA_RESTART */
+	ck_assert(shim_signal_arrived(snap));
+	ck_assert(shim_signal_interrupted(snap));	/* no SA_RESTART */
 	ck_assert_ptr_eq(signal(SIGUSR1, SIG_IGN), on_usr1);
-	snap = signal_snapshot();
+	snap = shim_signal_snapshot();
 	raise(SIGUSR1);
-	ck_assert(!signal_arrived(snap));
+	ck_assert(!shim_signal_arrived(snap));
 	ck_assert_ptr_eq(signal(SIGUSR1, on_usr1), SIG_IGN);
-	snap = signal_snapshot();
+	snap = shim_signal_snapshot();
 	handled = 0;
 	raise(SIGUSR1);
 	ck_assert_int_eq(handled, SIGUSR1);
-	ck_assert(signal_arrived(snap));
-	ck_assert(!signal_interrupted(snap));	/* signal() restarts */
+	ck_assert(shim_signal_arrived(snap));
+	ck_assert(!shim_signal_interrupted(snap));	/* signal() restarts */
 	signal(SIGUSR1, SIG_DFL);
 }
 END_TEST
