@@ -217,6 +217,13 @@ void ring_close(struct ring *r)
 }
 
 /* --- registry ----------------------------------------------------------------- */
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void register_atfork(void)
+{
+	pthread_atfork(NULL, NULL, ring_registry_atfork_child);
+}
+
 static unsigned long alloc_key(int logic, int fd)
 {
 	unsigned long v;
@@ -337,6 +344,7 @@ int ring_get(int ifindex, enum ring_dir dir, int fd, struct ring **out)
 		why = "backend failed to open (see above)";
 		goto out_dead;
 	}
+	pthread_once(&atfork_once, register_atfork);
 	clear_dead(ifindex);
 	r->owner_key = key;
 	r->next = rings;

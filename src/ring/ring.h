@@ -188,6 +188,16 @@ static inline unsigned ring_tx_send(struct ring *r, struct shim_pkt **pkts, unsi
 	r->ops->tx_flush(r);
 	return sent;
 }
+/* Queue frames without pushing them yet (takes all n), for senders that build
+ * several frames (sendmmsg, IP fragments) and then call ring_tx_flush() once. */
+static inline unsigned ring_tx_queue(struct ring *r, struct shim_pkt **pkts, unsigned n)
+{
+	return r->ops->tx_burst(r, pkts, n);
+}
+static inline void ring_tx_flush(struct ring *r)
+{
+	r->ops->tx_flush(r);
+}
 /* Reap completions; returns buffers returned to the pool. */
 static inline unsigned ring_tx_reap(struct ring *r)
 {
@@ -232,8 +242,8 @@ int ring_flow_detach(struct ring *r, const struct ring_flow *f, pkt_take_fn rx, 
  * reassembler), which later gives whole datagrams back through ring_deliver(). One
  * handler for all rings; NULL drops fragments (counted). */
 void ring_set_frag_handler(pkt_take_fn fn, void *ctx);
-/* Demux one packet (or reassembled frag chain) to its sinks; takes it. rx lock
- * held (ring_poll's caller context) or not: the flow table is read under rx lock. */
+/* Demux one packet (or reassembled frag chain) to its sinks; takes it. Call with
+ * r's rx lock held: the fragment handler runs under it inside ring_poll(). */
 void ring_deliver(struct ring *r, struct shim_pkt *pkt);
 
 /* Poll the ring: receive up to budget frames (0 = cfg.batch), demux them to the

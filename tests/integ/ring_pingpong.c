@@ -5,6 +5,7 @@
  *   check: send N datagrams of random sizes and random bytes, expect each echoed
  *   lat:   ping-pong for S seconds, print half-RTT percentiles
  *   alloc: rings from the registry under an allocation logic (-L), then released
+ * -F takes the ring from the registry and forks a child that exits at once.
  * Ring counters are printed at the end as "ring.NAME=VALUE" lines. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,7 +32,7 @@ struct opts {
 	unsigned size;
 	int queues;
 	int xdp_mode, zerocopy, logic;
-	bool block;
+	bool block, fork;
 };
 
 static volatile sig_atomic_t stop;
@@ -359,7 +361,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: ring_pingpong -i IF -s LOCAL_IP -l LPORT [-m PEER_MAC -d PEER_IP "
 		"-p PPORT] [-n COUNT] [-t SECONDS] [-z SIZE] [-q QUEUES] [-b] [-5] "
-		"[-M auto|native|generic] [-Z 0|1|2] [-L LOGIC] echo|check|lat|alloc\n");
+		"[-M auto|native|generic] [-Z 0|1|2] [-L LOGIC] [-F] echo|check|lat|alloc\n");
 	exit(2);
 }
 
@@ -372,7 +374,7 @@ int main(int argc, char **argv)
 	int c, ifindex, rc;
 	bool five = false;
 
-	while ((c = getopt(argc, argv, "i:s:l:m:d:p:n:t:z:q:b5M:Z:L:")) != -1) {
+	while ((c = getopt(argc, argv, "i:s:l:m:d:p:n:t:z:q:b5M:Z:L:F")) != -1) {
 		switch (c) {
 		case 'i': o.ifname = optarg; break;
 		case 's': inet_pton(AF_INET, optarg, &o.lip); break;
@@ -392,6 +394,7 @@ int main(int argc, char **argv)
 			break;
 		case 'Z': o.zerocopy = atoi(optarg); break;
 		case 'L': o.logic = atoi(optarg); break;
+		case 'F': o.fork = true; break;
 		default: usage();
 		}
 	}
@@ -420,7 +423,12 @@ int main(int argc, char **argv)
 	cfg.zerocopy = o.zerocopy;
 	if (!strcmp(o.mode, "alloc"))
 		return do_alloc(ifindex, &cfg, &o);
-	rc = ring_open(ifindex, &cfg, &r);
+	if (o.fork) {	/* through the registry, whose fork handler the child runs */
+		ring_set_config(&cfg);
+		rc = ring_get(ifindex, RING_RX, 0, &r);
+	} else {
+		rc = ring_open(ifindex, &cfg, &r);
+	}
 	if (rc < 0) {
 		fprintf(stderr, "ring_open(%s): %s\n", o.ifname, strerror(-rc));
 		return rc == -EPERM || rc == -EOPNOTSUPP ? 77 : 1;
@@ -436,8 +444,17 @@ int main(int argc, char **argv)
 	rc = ring_flow_attach(r, &f, sink, NULL);
 	if (rc < 0) {
 		fprintf(stderr, "ring_flow_attach: %s\n", strerror(-rc));
-		ring_close(r);
+		o.fork ? ring_put(r) : ring_close(r);
 		return 1;
+	}
+	if (o.fork) {
+		/* A child that inherits the ring and exits: the parent's steering, XSKs
+		 * and link must survive it. */
+		pid_t child = fork();
+
+		if (child == 0)
+			_exit(0);
+		waitpid(child, NULL, 0);
 	}
 	printf("ready\n");
 	if (!strcmp(o.mode, "echo"))
@@ -451,6 +468,9 @@ int main(int argc, char **argv)
 	print_stats(r);
 	ring_flow_detach(r, &f, sink, NULL);
 	pkt_free_list(rxq_head);
-	ring_close(r);
+	if (o.fork)
+		ring_put(r);
+	else
+		ring_close(r);
 	return rc;
 }

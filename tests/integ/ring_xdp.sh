@@ -155,8 +155,18 @@ pids+=($!)
 wait_ready "$LOG/kecho3" || fail "kernel echo on 7000 did not start"
 client_b 7000 20 200 || fail "kernel UDP after kill -9"
 ok "kill -9: nothing left attached, kernel UDP on port 7000 works at once"
-{ kill -9 "${pids[@]}"; wait; } 2>/dev/null
+disown -a; kill -9 "${pids[@]}" 2>/dev/null
 pids=()
+
+# A forked child that inherits the ring and exits leaves the parent's ring working.
+"$TB" exec "$N" a "$PP" -i "$IFA" -s 198.18.0.1 -l 7000 -F -n 0 echo >"$LOG/fork" 2>&1 &
+fork_pid=$!
+pids+=($fork_pid)
+wait_ready "$LOG/fork" || fail "forking ring echo did not start"
+client_b 7000 50 || fail "ring after a child exited"
+kill "$fork_pid"
+{ wait "$fork_pid"; } 2>/dev/null
+ok "fork: a child inheriting the ring exited, the parent's ring still echoes"
 
 # 6. Generic (skb) mode on request; zero-copy demanded where veth has none fails
 # cleanly; the registry hands one shared ring to every allocation logic.
