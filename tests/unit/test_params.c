@@ -17,17 +17,6 @@
 #include "core/params.h"
 #include "core/params_internal.h"
 
-/* The interposer provides these in the library; the banner reads the command line. */
-const char *shim_program_name(void)
-{
-	return "test_params";
-}
-
-const char *shim_cmdline(void)
-{
-	return "test_params --fake-arg";
-}
-
 static char log_path[128], conf_path[128], log_env[160];
 
 static void setup(void)
@@ -625,7 +614,8 @@ START_TEST(test_banner)
 	char pid[32];
 	snprintf(pid, sizeof(pid), "Pid: %d\n", (int)getpid());
 	ck_assert_ptr_nonnull(strstr(s, "libshim " SHIM_VERSION " built on "));
-	ck_assert_ptr_nonnull(strstr(s, "Cmd Line: test_params --fake-arg\n"));
+	ck_assert_ptr_nonnull(strstr(s, "Cmd Line: "));
+	ck_assert_ptr_nonnull(strstr(s, shim_cmdline()));
 	ck_assert_ptr_nonnull(strstr(s, pid));
 	ck_assert_ptr_nonnull(strstr(s, "[SHIM_TRACELEVEL]"));
 	ck_assert_ptr_nonnull(strstr(s, "3 (INFO)"));

@@ -1,0 +1,54 @@
+/* stats_segment.h — the segment machinery behind stats.h: this process's mapping,
+ * slot allocation by kind, schema lookup, -z baselines. Used by stats.c (library
+ * glue) and the unit tests; data-path code uses stats.h only. */
+#ifndef SHIM_STATS_SEGMENT_H
+#define SHIM_STATS_SEGMENT_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/stats_layout.h"
+
+struct stats_segment {
+	void *base;			/* NULL: no segment */
+	size_t size;
+	struct shim_stats_hdr *hdr;
+	struct shim_stats_kind *kinds;
+	struct shim_stats_schema *schema;
+	struct shim_stats_ctl *ctl;
+	uint32_t custom_count;
+	char dir[PATH_MAX / 2];
+	char path[PATH_MAX];		/* "" once removed */
+};
+
+extern struct stats_segment stats_seg;
+
+/* Create, map and publish dir/shim.<pid> (0600) with fd_num socket slots. 0 or -errno. */
+int stats_segment_create(const char *dir, unsigned fd_num);
+/* fork child: same addresses, own file. 0, or -EIO with private memory instead. */
+int stats_segment_fork_child(void);
+/* Unlink the file if this process owns it; the mapping stays. */
+void stats_segment_remove(void);
+/* Unmap and forget (tests). */
+void stats_segment_reset(void);
+
+/* Claim the lowest free slot of a kind: slot index or -ENOSPC / -ENODEV. */
+int stats_slot_open(unsigned kind, int64_t id, const char *label);
+void stats_slot_close(unsigned kind, unsigned i);
+void *stats_slot_values(unsigned kind, unsigned i);
+struct shim_stats_slot *stats_slot_hdr(unsigned kind, unsigned i);
+/* Slot whose values area is `values`, or -ENOENT (scratch block). */
+int stats_slot_find(unsigned kind, const void *values);
+/* Open slot with this id (socket fd), or -ENOENT. */
+int stats_slot_by_id(unsigned kind, int64_t id);
+
+/* Apply a -z request: baselines for counters, maxima back to 0. */
+void stats_segment_zero(void);
+/* Refresh hdr->update_ns (liveness for readers). */
+void stats_segment_touch(void);
+
+/* /proc/<pid>/stat start time in clock ticks, 0 if the process is gone. */
+uint64_t stats_proc_starttime(int pid);
+
+#endif
