@@ -197,7 +197,10 @@ int ring_open(int ifindex, const struct ring_config *cfg, struct ring **out)
 
 	ops = pick_backend(ifindex, cfg, &why, &rc);
 	if (!ops) {
-		log_warn("ring: interface %d: not offloaded: %s", ifindex, why);
+		char name[IF_NAMESIZE] = "?";
+
+		if_indextoname(ifindex, name);
+		log_warn("ring: %s: not offloaded: %s", name, why);
 		return rc;
 	}
 	return ring_open_with(ifindex, cfg, ops, 0, out);
@@ -536,6 +539,8 @@ int ring_poll(struct ring *r, unsigned budget)
 	if (!ring_rx_trylock(r))
 		return -EBUSY;
 	n = r->ops->rx_burst(r, pkts, want);
+	if (n > r->stats.rx_burst_max)
+		RING_STAT_SET(r, rx_burst_max, n);
 	for (unsigned i = 0; i < n; i++) {
 		if (i + 1 < n)
 			__builtin_prefetch(pkts[i + 1]->data);

@@ -91,6 +91,10 @@ struct ring_stats {
 	/* From the kernel (XDP_STATISTICS), summed over the ring's sockets. */
 	uint64_t k_rx_dropped, k_rx_invalid, k_tx_invalid, k_rx_ring_full,
 		 k_fill_empty, k_tx_ring_empty;
+	uint64_t rx_buf_total, tx_buf_total;	/* pool sizes (set at open) */
+	uint64_t buf_size;			/* bytes per buffer */
+	uint64_t rx_burst_max;			/* maximum: most frames in one poll */
+	uint64_t rx_buf_used_max, tx_buf_used_max;	/* maximum: most buffers in use */
 };
 
 struct ring;
@@ -155,6 +159,8 @@ struct ring {
 	int nflows;
 	unsigned long owner_key;	/* allocation key (fd, tid or cpu) */
 	bool forked;			/* inherited through fork(): release, touch nothing shared */
+	int stats_index;		/* slot in the stats segment (socket.ring), -1 none */
+	void *pub;			/* stats segment blocks (ring_stats.c) */
 	struct ring_stats stats;
 	struct ring *next;		/* registry list */
 };

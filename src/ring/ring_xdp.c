@@ -455,6 +455,9 @@ static int xdp_open(struct ring *r)
 	if (rc < 0)
 		goto out;
 	x->rxp.owner = x->txp.owner = r;
+	RING_STAT_SET(r, rx_buf_total, rx_bufs);
+	RING_STAT_SET(r, tx_buf_total, tx_bufs);
+	RING_STAT_SET(r, buf_size, x->frame_size);
 
 	struct xsk_umem_config uc = {
 		.fill_size = x->fill_size,
@@ -820,8 +823,17 @@ static void xdp_stats_sync(struct ring *r)
 	__atomic_store_n(&s->k_rx_ring_full, full, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->k_fill_empty, fempty, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->k_tx_ring_empty, tempty, __ATOMIC_RELAXED);
-	__atomic_store_n(&s->rx_buf_free, (uint64_t)pkt_pool_available(&x->rxp), __ATOMIC_RELAXED);
-	__atomic_store_n(&s->tx_buf_free, (uint64_t)pkt_pool_available(&x->txp), __ATOMIC_RELAXED);
+	/* RX buffers posted to the fill rings are not in use by the application. */
+	uint64_t rx_free = pkt_pool_available(&x->rxp) + __atomic_load_n(&s->fill_level,
+									 __ATOMIC_RELAXED);
+	uint64_t tx_free = pkt_pool_available(&x->txp);
+
+	__atomic_store_n(&s->rx_buf_free, rx_free, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->tx_buf_free, tx_free, __ATOMIC_RELAXED);
+	if (x->rxp.nbufs - rx_free > s->rx_buf_used_max)
+		__atomic_store_n(&s->rx_buf_used_max, x->rxp.nbufs - rx_free, __ATOMIC_RELAXED);
+	if (x->txp.nbufs - tx_free > s->tx_buf_used_max)
+		__atomic_store_n(&s->tx_buf_used_max, x->txp.nbufs - tx_free, __ATOMIC_RELAXED);
 }
 
 const struct ring_ops ring_xdp_ops = {

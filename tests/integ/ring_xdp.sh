@@ -184,6 +184,14 @@ ok "generic mode: 50 datagrams echoed"
 grep -q "SHIM_XDP_ZEROCOPY=1" "$LOG/zc" || { cat "$LOG/zc"; fail "no zero-copy message"; }
 "$TB" exec "$N" a ip link show "$IFA" | grep -q xdp && fail "failed ring left XDP attached"
 ok "zero-copy required: refused with one clear line, nothing left attached"
+if command -v setpriv >/dev/null; then
+	"$TB" exec "$N" a setpriv --reuid=65534 --regid=65534 --clear-groups \
+		"$PP" -i "$IFA" -s 198.18.0.1 -l 7000 -n 1 echo >"$LOG/nocap" 2>&1
+	rc=$?
+	[ $rc -eq 77 ] && grep -q "not offloaded: AF_XDP needs CAP_NET_ADMIN" "$LOG/nocap" ||
+		{ cat "$LOG/nocap"; fail "unprivileged ring: exit $rc"; }
+	ok "unprivileged: $(grep -o 'not offloaded: .*' "$LOG/nocap")"
+fi
 for L in 0 10 20 30; do
 	"$TB" exec "$N" a "$PP" -i "$IFA" -s 198.18.0.1 -l 7000 -L $L alloc >"$LOG/alloc" 2>&1 ||
 		{ cat "$LOG/alloc"; fail "allocation logic $L"; }
