@@ -344,7 +344,7 @@ int ring_get(int ifindex, enum ring_dir dir, int fd, struct ring **out)
 		;
 	rc = ring_open_with(ifindex, cfg, ops, index, &r);
 	if (rc < 0) {
-		why = "backend failed to open (see above)";
+		why = NULL;	/* the backend logged why, once */
 		goto out_dead;
 	}
 	pthread_once(&atfork_once, register_atfork);
@@ -359,7 +359,7 @@ found:
 	return 0;
 
 out_dead:
-	if (mark_dead(ifindex, rc)) {
+	if (mark_dead(ifindex, rc) && why) {
 		char name[IF_NAMESIZE] = "?";
 
 		if_indextoname(ifindex, name);

@@ -223,7 +223,8 @@ void ring_set_config(const struct ring_config *c);
  * has no usable backend (the socket stays with the kernel; logged once per
  * interface and counted in ring_not_offloaded()). */
 int ring_get(int ifindex, enum ring_dir dir, int fd, struct ring **out);
-/* Drop a reference; the last one closes the ring. */
+/* Drop a reference; the last one closes the ring. Every packet of the ring must be
+ * freed before its last reference goes (sockets empty their queues first). */
 void ring_put(struct ring *r);
 /* Open a ring directly, outside the registry (tests, tools). */
 int ring_open(int ifindex, const struct ring_config *cfg, struct ring **out);

@@ -184,6 +184,20 @@ static int xdp_max_rings(int ifindex, const struct ring_config *cfg)
 }
 
 /* --- program and link, one per interface -------------------------------- */
+/* Interfaces found owned by another program: the registry retries now and then (the
+ * owner may exit), and the reason is logged once per interface. port_lock held. */
+static bool busy_logged(int ifindex)
+{
+	static int seen[16];
+	static unsigned next;
+
+	for (unsigned i = 0; i < 16; i++)
+		if (seen[i] == ifindex)
+			return true;
+	seen[next++ % 16] = ifindex;
+	return false;
+}
+
 static int attach_prog(struct xdp_port *p, const struct ring_config *cfg, const char *ifname)
 {
 	int prog_fd = bpf_program__fd(p->skel->progs.shim_steer);
@@ -209,6 +223,8 @@ static int attach_prog(struct xdp_port *p, const struct ring_config *cfg, const 
 		if (rc == -EBUSY || rc == -EEXIST) {
 			__u32 id = 0;
 
+			if (busy_logged(p->ifindex))
+				return -EBUSY;
 			bpf_xdp_query_id(p->ifindex, 0, &id);
 			log_warn("xdp: %s already has an XDP program (id %u, another libshim "
 				 "process or tool owns it): its sockets stay with the kernel",
@@ -374,7 +390,7 @@ static void xdp_close(struct ring *r)
 	}
 	pkt_pool_fini(&x->rxp);
 	pkt_pool_fini(&x->txp);
-	if (x->area)
+	if (x->area && !r->forked)	/* MADV_DONTFORK: a child never had it */
 		munmap(x->area, x->area_len);
 	if (r->wake_fd >= 0)
 		close(r->wake_fd);
