@@ -477,7 +477,9 @@ static int xdp_open(struct ring *r)
 
 	struct xsk_umem_config uc = {
 		.fill_size = x->fill_size,
-		.comp_size = x->tx_size,
+		/* Twice the TX ring: with a completion ring no larger than the TX ring,
+		 * copy-mode transmit stalls for good once both fill up (measured). */
+		.comp_size = x->tx_size * 2,
 		.frame_size = x->frame_size,
 		.frame_headroom = 0,
 		.flags = 0,
@@ -647,7 +649,7 @@ static unsigned xdp_tx_reap(struct ring *r)
 
 	if (!x->tx_outstanding)
 		return 0;
-	n = xsk_ring_cons__peek(&q->comp, x->tx_size, &idx);
+	n = xsk_ring_cons__peek(&q->comp, x->tx_size * 2, &idx);
 	if (!n)
 		return 0;
 	for (uint32_t i = 0; i < n; i++) {
