@@ -196,6 +196,10 @@ static int xdp_open(struct ring *r)
 	x->frame_size = c->frame_size ? c->frame_size :
 			(r->mtu + 14 + 4 + XDP_PACKET_HEADROOM <= XDP_FRAME_SMALL ?
 			 XDP_FRAME_SMALL : XDP_FRAME_LARGE);
+	if (r->mtu + 14 + 4 + XDP_PACKET_HEADROOM > x->frame_size)
+		log_warn("xdp: %s: MTU %u exceeds what a %u-byte AF_XDP frame holds in copy "
+			 "mode; larger frames are dropped (counted as kernel rx drops)",
+			 r->ifname, r->mtu, x->frame_size);
 	x->fill_size = pow2_at_least(c->rx_wre, 64);
 	x->tx_size = pow2_at_least(c->tx_wre, 64);
 	/* Enough RX buffers to keep every fill ring full plus a batch in flight. */
