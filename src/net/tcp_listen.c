@@ -156,6 +156,18 @@ void tcp_listen_input(struct tcp_conn *l, uint32_t saddr, uint32_t daddr, uint16
 		st->stats.listen_drops++;
 		return;
 	}
+	if (st->cfg.max_syn_rate) {
+		if (st->now - l->syn_window_us >= 1000000) {
+			l->syn_window_us = st->now;
+			l->syn_count = 0;
+		}
+		if (l->syn_count >= st->cfg.max_syn_rate) {
+			st->stats.syn_rate_drops++;
+			st->stats.listen_drops++;
+			return;
+		}
+		l->syn_count++;
+	}
 	if ((uint32_t)l->synq_len >= st->cfg.max_syn_backlog ||
 	    l->synq_len >= (l->backlog < 8 ? 8 : l->backlog) * 2) {
 		st->stats.syn_queue_drops++;

@@ -95,6 +95,8 @@ struct tcp_conn {
 	struct tcp_conn *synq_head;
 	struct tcp_conn *acceptq_head, *acceptq_tail;
 	int synq_len, acceptq_len;
+	uint64_t syn_window_us;		/* SHIM_TCP_MAX_SYN_RATE accounting */
+	uint32_t syn_count;
 
 	/* send sequence space */
 	uint32_t iss, snd_una, snd_nxt, snd_max, snd_wnd, snd_wl1, snd_wl2, max_snd_wnd;

@@ -13,6 +13,7 @@ void tcp_config_default(struct tcp_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->mtu = 1500;
 	cfg->window_scaling = true;
+	cfg->wscale = -1;
 	cfg->timestamps = true;
 	cfg->sack = true;
 	cfg->cc_algo = TCP_CC_NEWRENO;
@@ -236,7 +237,10 @@ struct tcp_conn *tcp_conn_alloc(struct tcp_stack *st)
 	c->keepintvl_s = st->cfg.keepintvl_s;
 	c->keepcnt = st->cfg.keepcnt;
 	c->rto_us = st->cfg.rto_init_us;
-	c->cc = st->cfg.cc_algo == TCP_CC_CUBIC ? &cc_cubic : &cc_newreno;
+	c->nodelay = st->cfg.nodelay;
+	c->quickack = st->cfg.quickack;
+	c->cc = st->cfg.cc_algo == TCP_CC_CUBIC ? &cc_cubic :
+		st->cfg.cc_algo == TCP_CC_NONE ? &cc_none : &cc_newreno;
 	for (int t = 0; t < TT_MAX; t++)
 		c->timer[t] = TCP_NO_DEADLINE;
 	c->all_next = st->all;

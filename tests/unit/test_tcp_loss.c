@@ -4,6 +4,7 @@
  * duplicating, corrupting wire checked byte for byte. */
 #include <check.h>
 #include <errno.h>
+#include <sys/socket.h>
 #include <arpa/inet.h>
 
 #include "tcp_harness.h"
@@ -369,6 +370,54 @@ START_TEST(bulk_transfer_with_five_percent_loss)
 }
 END_TEST
 
+
+START_TEST(limited_transmit_avoids_rto_with_a_small_window)
+{
+	struct tcp_config a, b;
+	struct th *th;
+	const struct tcp_stack_stats *sa;
+
+	no_sack(&a, &b);
+	a.init_cwnd_segs = 3;
+	th = setup(&a, &b);
+	ck_assert_int_eq(tcp_setopt(cl, TCP_OPT_NODELAY, 1), 0);
+	th_drop_rule(th, TH_A, 0, 0, 1, 0, 1);	/* the very first data segment */
+	ck_assert_int_eq(th_transfer(th, cl, sv, 30000, 10000000), 30000);
+	sa = tcp_stack_stats(th->side[TH_A].st);
+	ck_assert_int_eq(sa->fast_retrans, 1);
+	ck_assert_int_eq(sa->rto_timeouts, 0);
+	finish(th);
+}
+END_TEST
+
+/* The whole life of a connection (handshake, data both ways, close from both ends)
+ * through a wire losing 10% of everything: both ends reach CLOSED cleanly. */
+START_TEST(full_lifecycle_survives_ten_percent_loss)
+{
+	struct th *th = th_new(NULL, NULL);
+	char b[8];
+
+	cl = sv = ls = NULL;
+	th_seed(th, 500 + (uint64_t)_i);
+	th->loss = 0.10;
+	ck_assert_int_eq(th_listen(th, TH_B, 80, 4, &ls), 0);
+	ck_assert_int_eq(th_connect(th, TH_A, 80, &cl), 0);
+	th_advance(th, 30000000);
+	ck_assert_int_eq(tcp_state(cl), TCP_ST_ESTABLISHED);
+	ck_assert_int_eq(tcp_accept(ls, &sv), 0);
+	ck_assert_int_eq(th_transfer(th, cl, sv, 100000, 60000000), 100000);
+	ck_assert_int_eq(th_transfer(th, sv, cl, 100000, 60000000), 100000);
+	ck_assert_int_eq(tcp_shutdown(cl, SHUT_WR), 0);
+	th_advance(th, 30000000);
+	ck_assert_int_eq(tcp_recv(sv, b, sizeof(b), 0), 0);
+	tcp_close(sv);
+	sv = NULL;
+	th_advance(th, 60000000);
+	ck_assert_int_eq(tcp_state(cl), TCP_ST_CLOSED);
+	finish(th);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("tcp_loss");
@@ -390,6 +439,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, duplicated_segments_are_delivered_once);
 	tcase_add_loop_test(tc, bulk_transfer_survives_a_hostile_wire, 0, 6);
 	tcase_add_test(tc, bulk_transfer_with_five_percent_loss);
+	tcase_add_test(tc, limited_transmit_avoids_rto_with_a_small_window);
+	tcase_add_loop_test(tc, full_lifecycle_survives_ten_percent_loss, 0, 8);
 	suite_add_tcase(s, tc);
 	return s;
 }
