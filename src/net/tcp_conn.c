@@ -136,8 +136,7 @@ void tcp_conn_established(struct tcp_conn *c)
 void tcp_enter_time_wait(struct tcp_conn *c)
 {
 	tcp_set_state(c, TCP_ST_TIME_WAIT);
-	for (int t = 0; t < TT_MAX; t++)
-		c->timer[t] = TCP_NO_DEADLINE;
+	tcp_timer_clear_all(c);
 	tcp_segq_purge(c->st, &c->sndq);
 	tcp_segq_purge(c->st, &c->oooq);
 	c->snd_next_seg = NULL;
@@ -153,11 +152,12 @@ void tcp_conn_done(struct tcp_conn *c, int err)
 	}
 	if (err)
 		c->so_error = err;
-	if (c->state == TCP_ST_LISTEN)
+	if (c->state == TCP_ST_LISTEN) {
 		tcp_listen_close(c);
+		tcp_listener_remove(c);
+	}
 	tcp_set_state(c, TCP_ST_CLOSED);
-	for (int t = 0; t < TT_MAX; t++)
-		c->timer[t] = TCP_NO_DEADLINE;
+	tcp_timer_clear_all(c);
 	tcp_segq_purge(c->st, &c->sndq);
 	tcp_segq_purge(c->st, &c->oooq);
 	c->snd_next_seg = NULL;

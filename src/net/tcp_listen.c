@@ -27,6 +27,7 @@ int tcp_listen(struct tcp_conn *c, int backlog)
 		backlog = (int)st->cfg.max_syn_backlog;
 	c->backlog = backlog;
 	tcp_set_state(c, TCP_ST_LISTEN);
+	tcp_listener_add(c);
 	return 0;
 }
 

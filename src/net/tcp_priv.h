@@ -75,6 +75,7 @@ enum tcp_timer {
 };
 
 #define TCP_NO_DEADLINE UINT64_MAX
+#define TCP_NOT_IN_HEAP UINT32_MAX
 
 struct tcp_conn {
 	struct tcp_stack *st;
@@ -82,6 +83,7 @@ struct tcp_conn {
 	struct tcp_conn *all_next, *all_prev;	/* every conn of the stack */
 	struct tcp_conn *parent;	/* listener, while embryonic or in accept queue */
 	struct tcp_conn *qnext;		/* listener's SYN or accept queue */
+	struct tcp_conn *lnext;		/* stack's listener list */
 	void *user;
 
 	enum tcp_state state;
@@ -159,6 +161,8 @@ struct tcp_conn {
 
 	/* timers */
 	uint64_t timer[TT_MAX];
+	uint64_t tnext;			/* earliest of timer[], the key in the stack's heap */
+	uint32_t heap_idx;		/* position in st->theap, TCP_NOT_IN_HEAP when absent */
 	uint64_t last_rcv_us, last_snd_us;
 
 	/* tcp_info counters */
@@ -174,6 +178,10 @@ struct tcp_stack {
 	uint8_t secret[16];
 	struct tcp_conn **hash;
 	uint32_t hash_mask;
+	uint32_t hashed;		/* connections in the table (drives resizing) */
+	struct tcp_conn *listeners;	/* linked by lnext */
+	struct tcp_conn **theap;	/* min-heap of connections by tnext */
+	uint32_t theap_len, theap_cap;
 	struct tcp_conn *all;		/* every conn, listeners included */
 	struct tcp_conn *dead;		/* closed and unreferenced: freed by tcp_reap() */
 	struct tcp_stack_stats stats;
@@ -192,6 +200,8 @@ void tcp_conn_unhash(struct tcp_conn *c);
 struct tcp_conn *tcp_conn_lookup(struct tcp_stack *st, uint32_t laddr, uint16_t lport,
 				 uint32_t raddr, uint16_t rport);
 struct tcp_conn *tcp_listener_lookup(struct tcp_stack *st, uint32_t laddr, uint16_t lport);
+void tcp_listener_add(struct tcp_conn *l);
+void tcp_listener_remove(struct tcp_conn *l);
 void tcp_set_state(struct tcp_conn *c, enum tcp_state s);
 /* Moves to CLOSED with err (0 = quiet), flushes queues, frees when unreferenced. */
 void tcp_conn_done(struct tcp_conn *c, int err);
@@ -253,6 +263,7 @@ uint32_t tcp_flight(const struct tcp_conn *c);
 /* tcp_timer.c */
 void tcp_timer_set(struct tcp_conn *c, enum tcp_timer t, uint64_t delay_us);
 void tcp_timer_clear(struct tcp_conn *c, enum tcp_timer t);
+void tcp_timer_clear_all(struct tcp_conn *c);
 void tcp_rearm_rtx(struct tcp_conn *c);
 void tcp_keepalive_reset(struct tcp_conn *c);
 uint32_t tcp_current_rto(const struct tcp_conn *c);

@@ -139,6 +139,7 @@ void tcp_stack_destroy(struct tcp_stack *st)
 		conn_free(c);
 	}
 	free(st->hash);
+	free(st->theap);
 	free(st);
 }
 
@@ -165,15 +166,45 @@ static uint32_t tuple_hash(const struct tcp_stack *st, uint32_t laddr, uint16_t 
 	return h & st->hash_mask;
 }
 
+/* Doubles the table when chains would average more than two entries. */
+static void hash_grow(struct tcp_stack *st)
+{
+	uint32_t n = (st->hash_mask + 1) * 2;
+	struct tcp_conn **h = calloc(n, sizeof(*h)), **old = st->hash;
+	uint32_t old_n = st->hash_mask + 1;
+
+	if (!h)
+		return;	/* keep the old table: lookups stay correct, only slower */
+	st->hash = h;
+	st->hash_mask = n - 1;
+	for (uint32_t i = 0; i < old_n; i++) {
+		struct tcp_conn *c = old[i], *next;
+
+		for (; c; c = next) {
+			uint32_t b = tuple_hash(st, c->laddr, c->lport, c->raddr, c->rport);
+
+			next = c->hnext;
+			c->hnext = h[b];
+			h[b] = c;
+		}
+	}
+	free(old);
+}
+
 void tcp_conn_hash(struct tcp_conn *c)
 {
-	uint32_t b = tuple_hash(c->st, c->laddr, c->lport, c->raddr, c->rport);
+	struct tcp_stack *st = c->st;
+	uint32_t b;
 
 	if (c->hashed)
 		return;
-	c->hnext = c->st->hash[b];
-	c->st->hash[b] = c;
+	if (st->hashed >= 2 * (st->hash_mask + 1))
+		hash_grow(st);
+	b = tuple_hash(st, c->laddr, c->lport, c->raddr, c->rport);
+	c->hnext = st->hash[b];
+	st->hash[b] = c;
 	c->hashed = true;
+	st->hashed++;
 }
 
 void tcp_conn_unhash(struct tcp_conn *c)
@@ -190,6 +221,7 @@ void tcp_conn_unhash(struct tcp_conn *c)
 		}
 	}
 	c->hashed = false;
+	c->st->hashed--;
 }
 
 struct tcp_conn *tcp_conn_lookup(struct tcp_stack *st, uint32_t laddr, uint16_t lport,
@@ -209,8 +241,8 @@ struct tcp_conn *tcp_listener_lookup(struct tcp_stack *st, uint32_t laddr, uint1
 {
 	struct tcp_conn *wild = NULL;
 
-	for (struct tcp_conn *c = st->all; c; c = c->all_next) {
-		if (c->state != TCP_ST_LISTEN || c->lport != lport)
+	for (struct tcp_conn *c = st->listeners; c; c = c->lnext) {
+		if (c->lport != lport)
 			continue;
 		if (c->laddr == laddr)
 			return c;
@@ -218,6 +250,23 @@ struct tcp_conn *tcp_listener_lookup(struct tcp_stack *st, uint32_t laddr, uint1
 			wild = c;
 	}
 	return wild;
+}
+
+void tcp_listener_add(struct tcp_conn *l)
+{
+	l->lnext = l->st->listeners;
+	l->st->listeners = l;
+}
+
+void tcp_listener_remove(struct tcp_conn *l)
+{
+	for (struct tcp_conn **pp = &l->st->listeners; *pp; pp = &(*pp)->lnext) {
+		if (*pp == l) {
+			*pp = l->lnext;
+			l->lnext = NULL;
+			return;
+		}
+	}
 }
 
 struct tcp_conn *tcp_conn_alloc(struct tcp_stack *st)
@@ -243,6 +292,8 @@ struct tcp_conn *tcp_conn_alloc(struct tcp_stack *st)
 		st->cfg.cc_algo == TCP_CC_NONE ? &cc_none : &cc_newreno;
 	for (int t = 0; t < TT_MAX; t++)
 		c->timer[t] = TCP_NO_DEADLINE;
+	c->tnext = TCP_NO_DEADLINE;
+	c->heap_idx = TCP_NOT_IN_HEAP;
 	c->all_next = st->all;
 	if (st->all)
 		st->all->all_prev = c;
