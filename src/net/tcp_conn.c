@@ -24,6 +24,7 @@ enum tcp_state tcp_state(const struct tcp_conn *c)
 
 void tcp_set_state(struct tcp_conn *c, enum tcp_state s)
 {
+	tcp_log(SHIM_LOG_FUNC, c, "%s -> %s", tcp_state_name(c->state), tcp_state_name(s));
 	if (c->state == TCP_ST_ESTABLISHED || c->state == TCP_ST_CLOSE_WAIT) {
 		if (s == TCP_ST_CLOSED)
 			c->st->stats.estab_resets++;
@@ -150,8 +151,11 @@ void tcp_conn_done(struct tcp_conn *c, int err)
 		tcp_conn_release_if_dead(c);
 		return;
 	}
-	if (err)
+	if (err) {
 		c->so_error = err;
+		tcp_log(SHIM_LOG_DEBUG, c, "closed in %s: %s", tcp_state_name(c->state),
+			strerror(err));
+	}
 	if (c->state == TCP_ST_LISTEN) {
 		tcp_listen_close(c);
 		tcp_listener_remove(c);
@@ -320,7 +324,10 @@ int tcp_shutdown(struct tcp_conn *c, int how)
 		return -ENOTCONN;
 	}
 	if (c->state == TCP_ST_SYN_SENT) {
-		tcp_conn_done(c, 0);
+		if (how != SHUT_RD)
+			tcp_conn_done(c, 0);	/* Linux: the attempt is abandoned */
+		else
+			c->rd_shut = true;
 		return 0;
 	}
 	if (how != SHUT_WR) {

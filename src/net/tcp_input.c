@@ -170,6 +170,11 @@ static bool ack_input(struct tcp_conn *c, const struct tcp_parsed *p)
 			tcp_rtt_sample(c, (uint32_t)rtt);
 		c->backoff = 0;
 		c->retries = 0;
+		/* Congestion control counts data only, not the SYN or FIN sequence slot. */
+		if (prior == c->iss && acked)
+			acked--;
+		if (our_fin_acked(c) && acked)
+			acked--;
 		tcp_ack_newdata(c, acked, prior, rtt);
 		tcp_rearm_rtx(c);
 		notify_writable(c);

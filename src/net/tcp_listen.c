@@ -76,6 +76,8 @@ bool tcp_listen_child_established(struct tcp_conn *c)
 		return true;
 	if (l->acceptq_len >= l->backlog) {
 		c->st->stats.listen_overflows++;
+		tcp_log(SHIM_LOG_DEBUG, l, "accept queue full (%d): handshake ACK dropped",
+			l->backlog);
 		return false;
 	}
 	queue_remove(&l->synq_head, NULL, c);

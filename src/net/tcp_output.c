@@ -78,7 +78,7 @@ uint32_t tcp_rcv_window(struct tcp_conn *c)
 
 	if (free_sp > max)
 		free_sp = max;
-	if (free_sp > cur && (free_sp - cur >= step || used == 0))
+	if (free_sp > cur && free_sp - cur >= step)
 		return free_sp;
 	return cur;
 }
@@ -207,7 +207,9 @@ void tcp_send_challenge_ack(struct tcp_conn *c)
 		st->challenge_count = 0;
 	}
 	if (st->challenge_count >= st->cfg.challenge_ack_limit) {
-		st->stats.challenge_ack_limited++;
+		if (!st->stats.challenge_ack_limited++)
+			tcp_log(SHIM_LOG_DEBUG, c, "challenge ACK limit (%u/s) reached",
+				st->cfg.challenge_ack_limit);
 		return;
 	}
 	st->challenge_count++;

@@ -4,9 +4,19 @@
 #ifndef SHIM_NET_TCP_PRIV_H
 #define SHIM_NET_TCP_PRIV_H
 
+#include <arpa/inet.h>
+
+#include "core/log.h"
 #include "net/tcp.h"
 #include "net/cc.h"
 #include "net/proto/tcp.h"
+
+/* Log a line about a connection: "tcp 10.0.0.1:80>10.0.0.2:40000 <message>". */
+#define TCP_IP4_(a) ((const uint8_t *)&(a))[0], ((const uint8_t *)&(a))[1], \
+		    ((const uint8_t *)&(a))[2], ((const uint8_t *)&(a))[3]
+#define tcp_log(lvl, c, fmt, ...)                                                   \
+	shim_log((lvl), "tcp %u.%u.%u.%u:%u>%u.%u.%u.%u:%u " fmt, TCP_IP4_((c)->laddr), \
+		 ntohs((c)->lport), TCP_IP4_((c)->raddr), ntohs((c)->rport), ##__VA_ARGS__)
 
 /* Sequence-space comparisons (RFC 9293 §3.4). */
 #define SEQ_LT(a, b)	((int32_t)((a) - (b)) < 0)

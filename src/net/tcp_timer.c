@@ -188,6 +188,7 @@ static void rtx_expired(struct tcp_conn *c)
 	if (!head || c->snd_una == c->snd_max)
 		return;
 	if (c->retries >= c->st->cfg.retries2) {
+		tcp_log(SHIM_LOG_DEBUG, c, "gave up after %u retransmissions", c->retries);
 		tcp_conn_done(c, ETIMEDOUT);
 		return;
 	}
@@ -223,6 +224,7 @@ static void keepalive_expired(struct tcp_conn *c)
 	}
 	if (c->probes >= c->keepcnt) {
 		c->st->stats.keepalive_timeouts++;
+		tcp_log(SHIM_LOG_DEBUG, c, "%u keepalive probes unanswered", c->probes);
 		tcp_send_rst(c);
 		tcp_conn_done(c, ETIMEDOUT);
 		return;

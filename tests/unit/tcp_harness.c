@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "tcp_harness.h"
+#include "core/log.h"
 #include "net/proto/tcp.h"
 
 uint32_t th_addr(int side)
@@ -219,6 +220,8 @@ struct th *th_new(const struct tcp_config *cfg_a, const struct tcp_config *cfg_b
 
 	if (!th)
 		abort();
+	if (getenv("TCP_HARNESS_LOG"))	/* e.g. 5: every state change of the engine */
+		log_set_level(atoi(getenv("TCP_HARNESS_LOG")));
 	th->log = calloc(TH_LOG_MAX, sizeof(*th->log));
 	if (!th->log)
 		abort();
