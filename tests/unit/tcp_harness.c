@@ -2,6 +2,7 @@
  * engine instances exchange segments through an in-memory queue with programmable
  * faults, and time moves only when the harness jumps to the next due packet or timer. */
 #include <arpa/inet.h>
+#include <check.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -578,4 +579,39 @@ int th_inject(struct th *th, int from, uint16_t sport, uint16_t dport, uint8_t f
 		sum = (sum & 0xffff) + (sum >> 16);
 	h->csum = htons((uint16_t)~sum);
 	return tcp_input(th->side[!from].st, saddr, daddr, buf, hlen + len);
+}
+
+struct th *th_setup(const struct tcp_config *a, const struct tcp_config *b,
+		    struct tcp_conn **cl, struct tcp_conn **sv, struct tcp_conn **ls)
+{
+	struct th *th = th_new(a, b);
+
+	*cl = *sv = *ls = NULL;
+	if (th_establish(th, 80, cl, sv, ls)) {
+		th_finish(th);
+		return NULL;
+	}
+	return th;
+}
+
+long th_teardown(struct th *th, struct tcp_conn *cl, struct tcp_conn *sv, struct tcp_conn *ls)
+{
+	if (cl)
+		tcp_close(cl);
+	if (sv)
+		tcp_close(sv);
+	if (ls)
+		tcp_close(ls);
+	return th_finish(th);
+}
+
+int th_run_suite(struct Suite *s)
+{
+	SRunner *sr = srunner_create(s);
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
 }

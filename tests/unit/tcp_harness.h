@@ -136,6 +136,15 @@ size_t th_count_data(const struct th *th, int from);
 
 uint32_t th_addr(int side);
 
+/* Fixture shared by the suites: a harness with one connection established on port 80
+ * (NULL on failure), and its teardown (closes the non-NULL handles, then th_finish). */
+struct th *th_setup(const struct tcp_config *a, const struct tcp_config *b,
+		    struct tcp_conn **cl, struct tcp_conn **sv, struct tcp_conn **ls);
+long th_teardown(struct th *th, struct tcp_conn *cl, struct tcp_conn *sv, struct tcp_conn *ls);
+/* Runs a Check suite; returns the process exit status. */
+struct Suite;
+int th_run_suite(struct Suite *s);
+
 /* Hands a crafted segment from side `from` (ports in host order) straight to the other
  * stack; ts = {tsval, tsecr} adds a timestamp option. Returns tcp_input()'s result. */
 int th_inject(struct th *th, int from, uint16_t sport, uint16_t dport, uint8_t flags,
