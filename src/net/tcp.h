@@ -97,7 +97,7 @@ struct tcp_stack_stats {
 	uint64_t listen_overflows, listen_drops, syn_queue_drops, syn_rate_drops;
 	uint64_t challenge_acks, challenge_ack_limited, paws_drops, ooo_drops;
 	uint64_t fast_retrans, rto_timeouts, tw_reused, keepalive_timeouts;
-	uint64_t dup_acks, sack_recoveries, reno_recoveries, zero_window_probes;
+	uint64_t dup_acks, sack_recoveries, reno_recoveries, zero_window_probes, sack_reneging;
 };
 
 struct tcp_stack *tcp_stack_create(const struct tcp_config *cfg,

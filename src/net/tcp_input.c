@@ -161,6 +161,8 @@ static bool ack_input(struct tcp_conn *c, const struct tcp_parsed *p)
 		if (c->sack_ok && p->nsack)
 			tcp_sack_update(c, p);
 		tcp_sndq_acked(c, p->ack, &rtt);
+		if (c->sack_ok && tcp_sack_reneged(c))
+			c->st->stats.sack_reneging++;
 		if (c->ts_ok && p->has_ts && p->tsecr) {
 			uint32_t ms = tcp_ts_now(c) - p->tsecr;
 

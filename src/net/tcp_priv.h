@@ -260,6 +260,7 @@ void tcp_sack_update(struct tcp_conn *c, const struct tcp_parsed *p);
 void tcp_sack_mark_lost(struct tcp_conn *c);
 uint32_t tcp_pipe(const struct tcp_conn *c);
 void tcp_sack_clear(struct tcp_conn *c);
+bool tcp_sack_reneged(struct tcp_conn *c);
 size_t tcp_sack_blocks(const struct tcp_conn *c, uint32_t blocks[][2], size_t max);
 
 /* tcp_recovery.c */

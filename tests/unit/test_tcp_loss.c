@@ -8,9 +8,10 @@
 #include <arpa/inet.h>
 
 #include "tcp_harness.h"
-#include "net/proto/tcp.h"
+#include "net/tcp_priv.h"
 
 static struct tcp_conn *cl, *sv, *ls;
+static uint8_t big_buf[1 << 16];
 
 static struct th *setup(const struct tcp_config *a, const struct tcp_config *b)
 {
@@ -411,6 +412,44 @@ START_TEST(full_lifecycle_survives_ten_percent_loss)
 }
 END_TEST
 
+
+/* The receiver throws away out-of-order data it had already SACKed: the sender notices
+ * when the cumulative ACK stops at a SACKed segment and sends it all again. */
+struct seq_drop {
+	uint32_t seq;
+	int count;
+};
+
+static bool drop_seq(const struct th_seg *s, void *arg)
+{
+	struct seq_drop *d = arg;
+
+	if (s->from != TH_A || s->seq != d->seq || !s->len || !d->count)
+		return false;
+	d->count--;
+	return true;
+}
+
+START_TEST(sack_reneging_receiver_still_gets_everything)
+{
+	struct th *th = setup(NULL, NULL);
+	struct seq_drop d = { cl->snd_nxt + 3 * 1448, 2 };	/* first send and fast rexmit */
+
+	th->drop_pred = drop_seq;
+	th->drop_arg = &d;
+	ck_assert_int_eq(tcp_setopt(cl, TCP_OPT_NODELAY, 1), 0);
+	ck_assert_int_eq(tcp_send(cl, big_buf, 12 * 1448, 0), 12 * 1448);
+	th_advance(th, 5000);
+	ck_assert_ptr_nonnull(sv->oooq.head);
+	tcp_segq_purge(th->side[TH_B].st, &sv->oooq);	/* renege */
+	th_advance(th, 3000000);
+	ck_assert_uint_eq(tcp_tx_queued(cl), 0);
+	ck_assert_uint_eq(th_drain(sv, big_buf, sizeof(big_buf)), 12 * 1448);
+	ck_assert_int_eq(tcp_stack_stats(th->side[TH_A].st)->sack_reneging, 1);
+	finish(th);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("tcp_loss");
@@ -433,6 +472,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, bulk_transfer_survives_a_hostile_wire, 0, 6);
 	tcase_add_test(tc, bulk_transfer_with_five_percent_loss);
 	tcase_add_test(tc, limited_transmit_avoids_rto_with_a_small_window);
+	tcase_add_test(tc, sack_reneging_receiver_still_gets_everything);
 	tcase_add_loop_test(tc, full_lifecycle_survives_ten_percent_loss, 0, 8);
 	suite_add_tcase(s, tc);
 	return s;
