@@ -51,8 +51,11 @@ static bool seq_acceptable(const struct tcp_conn *c, uint32_t seq, uint32_t segl
 
 	if (!seglen)
 		return wnd ? SEQ_LEQ(nxt, seq) && SEQ_LT(seq, nxt + wnd) : seq == nxt;
+	/* Zero window: the data cannot be taken, but a segment right at rcv_nxt still
+	 * carries a valid ACK (RFC 9293 3.10.7.4: "special allowance"); it is trimmed to
+	 * nothing below and answered with our ACK. */
 	if (!wnd)
-		return false;
+		return seq == nxt;
 	return (SEQ_LEQ(nxt, seq) && SEQ_LT(seq, nxt + wnd)) ||
 	       (SEQ_LEQ(nxt, seq + seglen - 1) && SEQ_LT(seq + seglen - 1, nxt + wnd));
 }

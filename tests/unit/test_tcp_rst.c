@@ -422,6 +422,34 @@ START_TEST(segment_without_ack_flag_is_dropped)
 }
 END_TEST
 
+
+START_TEST(zero_window_still_takes_the_ack_of_a_data_segment)
+{
+	struct tcp_config a;
+	struct th *th;
+	static uint8_t buf[8192];
+
+	th_config(&a);
+	a.rcvbuf = 8192;
+	th = setup(&a, NULL);
+	ck_assert_int_eq(tcp_send(sv, buf, sizeof(buf), 0), 8192);
+	th_advance(th, 100000);
+	ck_assert_uint_eq(tcp_rx_avail(cl), 8192);
+	th->blackhole[TH_B] = true;
+	ck_assert_int_eq(tcp_send(cl, "hello", 5, 0), 5);
+	th_advance(th, 1000);
+	ck_assert_uint_ne(cl->snd_una, cl->snd_nxt);
+	th->blackhole[TH_B] = false;
+	inject_to(th, cl, TCP_ACK, cl->rcv_nxt, cl->snd_nxt, "xyz", 3, NULL);
+	ck_assert_uint_eq(cl->snd_una, cl->snd_nxt);	/* the ACK counted */
+	ck_assert_uint_eq(tcp_rx_avail(cl), 8192);	/* the data did not fit */
+	ck_assert_uint_eq(th_last(th, TH_A)->ack, cl->rcv_nxt);
+	ck_assert_uint_eq(th_last(th, TH_A)->wnd, 0);
+	tcp_abort(sv);
+	finish(th);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("tcp_rst");
@@ -447,6 +475,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, rst_ignores_paws);
 	tcase_add_test(tc, out_of_window_data_is_answered_with_ack);
 	tcase_add_test(tc, segment_without_ack_flag_is_dropped);
+	tcase_add_test(tc, zero_window_still_takes_the_ack_of_a_data_segment);
 	suite_add_tcase(s, tc);
 	return s;
 }
