@@ -60,6 +60,8 @@ struct tcp_config {
 	uint32_t retries2;		/* data retransmissions before ETIMEDOUT */
 	uint32_t keepidle_s, keepintvl_s, keepcnt;
 	uint32_t challenge_ack_limit;	/* RFC 5961 challenge ACKs per second per stack */
+	uint32_t oow_ack_interval_us;	/* min gap between ACKs answering out-of-window pure
+					 * ACKs on one connection (Linux tcp_invalid_ratelimit) */
 	uint32_t max_syn_backlog;	/* cap on any listener's SYN queue */
 	bool rx_csum_verified;		/* the caller verified the checksum already */
 	uint16_t ephemeral_lo, ephemeral_hi;	/* host order: local ports for connect(port 0) */
@@ -95,7 +97,7 @@ struct tcp_stack_stats {
 	uint64_t active_opens, passive_opens, attempt_fails, estab_resets;
 	uint64_t in_segs, out_segs, retrans_segs, in_errs, bad_csum, out_rsts;
 	uint64_t listen_overflows, listen_drops, syn_queue_drops, syn_rate_drops;
-	uint64_t challenge_acks, challenge_ack_limited, paws_drops, ooo_drops;
+	uint64_t challenge_acks, challenge_ack_limited, paws_drops, ooo_drops, oow_acks_skipped;
 	uint64_t fast_retrans, rto_timeouts, tw_reused, keepalive_timeouts;
 	uint64_t dup_acks, sack_recoveries, reno_recoveries, zero_window_probes, sack_reneging;
 };

@@ -72,6 +72,20 @@ static bool our_fin_acked(const struct tcp_conn *c)
 	return c->fin_queued && c->fin_sent_once && c->snd_una == c->snd_queued_end;
 }
 
+/* Answers a segment outside the window with our ACK. Two desynchronised ends would
+ * answer each other's pure ACKs forever (an ACK loop), so pure ACKs get at most one
+ * answer per interval per connection; segments carrying data always get one. */
+static void send_oow_ack(struct tcp_conn *c, const struct tcp_parsed *p)
+{
+	if (!p->len && !(p->flags & (TCP_FIN | TCP_SYN)) &&
+	    c->st->now - c->last_oow_ack_us < c->st->cfg.oow_ack_interval_us) {
+		c->st->stats.oow_acks_skipped++;
+		return;
+	}
+	c->last_oow_ack_us = c->st->now;
+	tcp_send_ack(c);
+}
+
 static void syn_sent_input(struct tcp_conn *c, const struct tcp_parsed *p)
 {
 	uint64_t rtt = 0;
@@ -288,7 +302,7 @@ static void conn_input(struct tcp_conn *c, const struct tcp_parsed *p0)
 	if (c->ts_ok && p.has_ts && !(p.flags & TCP_RST) && SEQ_LT(p.tsval, c->ts_recent) &&
 	    c->st->now - c->ts_recent_us < PAWS_IDLE_US) {
 		c->st->stats.paws_drops++;
-		tcp_send_ack(c);
+		send_oow_ack(c, &p);
 		return;
 	}
 	if (!seq_acceptable(c, p.seq, seglen)) {
@@ -300,7 +314,7 @@ static void conn_input(struct tcp_conn *c, const struct tcp_parsed *p0)
 		}
 		if (c->state == TCP_ST_TIME_WAIT && (p.flags & TCP_FIN))
 			tcp_timer_set(c, TT_CLOSE, 2ull * c->st->cfg.msl_us);
-		tcp_send_ack(c);
+		send_oow_ack(c, &p);
 		return;
 	}
 	/* RFC 7323 4.3: remember the timestamp of the segment that fills rcv_nxt. */

@@ -174,6 +174,7 @@ struct tcp_conn {
 	uint64_t tnext;			/* earliest of timer[], the key in the stack's heap */
 	uint32_t heap_idx;		/* position in st->theap, TCP_NOT_IN_HEAP when absent */
 	uint64_t last_rcv_us, last_snd_us;
+	uint64_t last_oow_ack_us;	/* last ACK sent for an out-of-window segment */
 
 	/* tcp_info counters */
 	uint32_t total_retrans, rcv_ooopack;

@@ -35,6 +35,7 @@ void tcp_config_default(struct tcp_config *cfg)
 	cfg->keepintvl_s = 75;
 	cfg->keepcnt = 9;
 	cfg->challenge_ack_limit = 1000;
+	cfg->oow_ack_interval_us = 500000;
 	cfg->max_syn_backlog = 4096;
 	cfg->ephemeral_lo = 32768;
 	cfg->ephemeral_hi = 60999;
@@ -51,7 +52,7 @@ static void config_fill(struct tcp_config *cfg)
 	DEF(rto_min_us); DEF(rto_max_us); DEF(rto_init_us); DEF(delack_us); DEF(msl_us);
 	DEF(fin_timeout_us); DEF(cork_us); DEF(syn_retries); DEF(synack_retries);
 	DEF(retries2); DEF(keepidle_s); DEF(keepintvl_s); DEF(keepcnt);
-	DEF(challenge_ack_limit); DEF(max_syn_backlog); DEF(ephemeral_lo); DEF(ephemeral_hi);
+	DEF(challenge_ack_limit); DEF(oow_ack_interval_us); DEF(max_syn_backlog); DEF(ephemeral_lo); DEF(ephemeral_hi);
 #undef DEF
 	if (!cfg->mss)
 		cfg->mss = cfg->mtu > 40 + 64 ? cfg->mtu - 40 : 536;

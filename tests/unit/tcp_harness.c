@@ -539,15 +539,41 @@ static uint32_t sum16(uint32_t sum, const uint8_t *p, size_t len)
 	return sum;
 }
 
+void th_fix_csum(int from, uint8_t *seg, size_t len)
+{
+	struct tcp_hdr *h = (struct tcp_hdr *)seg;
+	uint32_t saddr = th_addr(from), daddr = th_addr(!from), sum;
+	uint16_t tl = htons((uint16_t)len);
+	uint8_t ph[12];
+
+	memcpy(ph, &saddr, 4);
+	memcpy(ph + 4, &daddr, 4);
+	ph[8] = 0;
+	ph[9] = 6;
+	memcpy(ph + 10, &tl, 2);
+	h->csum = 0;
+	sum = sum16(sum16(0, ph, 12), seg, len);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	h->csum = htons((uint16_t)~sum);
+}
+
+uint64_t th_random(struct th *th)
+{
+	return rng_next(th);
+}
+
 int th_inject(struct th *th, int from, uint16_t sport, uint16_t dport, uint8_t flags,
 	      uint32_t seq, uint32_t ack, uint16_t wnd, const void *data, size_t len,
 	      const uint32_t *ts)
 {
-	uint8_t buf[2048], ph[12];
+	uint8_t buf[2048];
 	struct tcp_hdr *h = (struct tcp_hdr *)buf;
 	size_t hlen = TCP_HDR_LEN + (ts ? 12 : 0);
-	uint32_t sum, saddr = th_addr(from), daddr = th_addr(!from);
-	uint16_t tl = htons((uint16_t)(hlen + len));
+	uint32_t saddr = th_addr(from), daddr = th_addr(!from);
+
+	if (hlen + len > sizeof(buf))
+		return -EMSGSIZE;
 
 	memset(buf, 0, hlen);
 	h->sport = htons(sport);
@@ -569,15 +595,7 @@ int th_inject(struct th *th, int from, uint16_t sport, uint16_t dport, uint8_t f
 	}
 	if (len)
 		memcpy(buf + hlen, data, len);
-	memcpy(ph, &saddr, 4);
-	memcpy(ph + 4, &daddr, 4);
-	ph[8] = 0;
-	ph[9] = 6;
-	memcpy(ph + 10, &tl, 2);
-	sum = sum16(sum16(0, ph, 12), buf, hlen + len);
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	h->csum = htons((uint16_t)~sum);
+	th_fix_csum(from, buf, hlen + len);
 	return tcp_input(th->side[!from].st, saddr, daddr, buf, hlen + len);
 }
 

@@ -136,6 +136,11 @@ size_t th_count_data(const struct th *th, int from);
 
 uint32_t th_addr(int side);
 
+/* Fills in the checksum of a raw segment sent from side `from`. */
+void th_fix_csum(int from, uint8_t *seg, size_t len);
+/* The harness's seeded generator (for tests that randomise their own input). */
+uint64_t th_random(struct th *th);
+
 /* Fixture shared by the suites: a harness with one connection established on port 80
  * (NULL on failure), and its teardown (closes the non-NULL handles, then th_finish). */
 struct th *th_setup(const struct tcp_config *a, const struct tcp_config *b,

@@ -450,6 +450,27 @@ START_TEST(zero_window_still_takes_the_ack_of_a_data_segment)
 }
 END_TEST
 
+
+/* Forged data accepted by B puts B ahead of anything A sent: each end now finds the
+ * other's ACKs out of window. Without damping they would answer each other forever. */
+START_TEST(ack_loop_between_desynchronised_ends_is_damped)
+{
+	struct th *th = setup(NULL, NULL);
+	size_t before;
+
+	inject_to(th, sv, TCP_ACK, sv->rcv_nxt, sv->snd_nxt, "forged", 6, NULL);
+	before = th->nlog;
+	th_advance(th, 10000000);
+	ck_assert_uint_lt(th->nlog - before, 100);
+	ck_assert_int_gt(tcp_stack_stats(th->side[TH_A].st)->oow_acks_skipped +
+			 tcp_stack_stats(th->side[TH_B].st)->oow_acks_skipped +
+			 tcp_stack_stats(th->side[TH_A].st)->challenge_ack_limited, 0);
+	tcp_abort(cl);
+	tcp_abort(sv);
+	finish(th);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("tcp_rst");
@@ -476,6 +497,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, out_of_window_data_is_answered_with_ack);
 	tcase_add_test(tc, segment_without_ack_flag_is_dropped);
 	tcase_add_test(tc, zero_window_still_takes_the_ack_of_a_data_segment);
+	tcase_add_test(tc, ack_loop_between_desynchronised_ends_is_damped);
 	suite_add_tcase(s, tc);
 	return s;
 }
