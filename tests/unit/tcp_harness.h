@@ -71,6 +71,7 @@ struct th {
 	uint64_t now;
 	struct th_side side[2];
 	struct th_pkt *wire;		/* sorted by delivery time, then send order */
+	struct th_pkt *wire_tail;
 	uint64_t order;
 	/* faults */
 	uint64_t delay_us;		/* one-way latency */
