@@ -213,7 +213,11 @@ static void retag(struct epfd *ep)
 		kreg(ep, EPOLL_CTL_MOD, ep->rings.r[i]->wake_fd);
 }
 
-/* Bring the ring wake fds registered in the kernel epoll in line with the items. */
+/* Bring the ring wake fds registered in the kernel epoll in line with the items.
+ * Fds of rings no longer needed are left registered: a ring that is closed leaves
+ * the kernel epoll by itself, and deleting by number could hit an unrelated file
+ * that took the number since; a ring still open only costs a spurious wake-up
+ * (edge-triggered, under our tag). Every current ring is (re)added: EEXIST is fine. */
 static void sync_rings(struct epfd *ep)
 {
 	struct iomux_rings now;
@@ -223,21 +227,12 @@ static void sync_rings(struct epfd *ep)
 		for (struct ep_item *it = ep->fdh[b]; it; it = it->fd_next)
 			if (!it->dead)
 				iomux_rings_add_fd(&now, it->f);
-	for (int i = 0; i < ep->rings.n; i++) {
-		bool keep = false;
-
-		for (int j = 0; j < now.n && !keep; j++)
-			keep = now.r[j] == ep->rings.r[i];
-		if (!keep)
-			kreg(ep, EPOLL_CTL_DEL, ep->rings.r[i]->wake_fd);
-	}
 	for (int j = 0; j < now.n; j++) {
-		bool had = false;
+		int r = kreg(ep, EPOLL_CTL_ADD, now.r[j]->wake_fd);
 
-		for (int i = 0; i < ep->rings.n && !had; i++)
-			had = now.r[j] == ep->rings.r[i];
-		if (!had && kreg(ep, EPOLL_CTL_ADD, now.r[j]->wake_fd) < 0)
-			log_dbg("epoll %d: ring wake fd %d not registered", ep->base.fd, now.r[j]->wake_fd);
+		if (r < 0 && r != -EEXIST)
+			log_dbg("epoll %d: ring wake fd %d not registered (%d)", ep->base.fd,
+				now.r[j]->wake_fd, r);
 	}
 	iomux_rings_free(&ep->rings);
 	ep->rings = now;
