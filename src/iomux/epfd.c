@@ -636,6 +636,10 @@ static void epfd_atfork_child(struct shim_fd *f)
 	ep->sleepers = 0;
 	ep->active = 0;
 	ep->forked = true;
+	/* The parent's rings are not ours: ask the items again (the array is dropped,
+	 * not freed: it may be shared with nothing here, but it costs little). */
+	iomux_rings_init(&ep->rings);
+	ep->rings_valid = false;
 }
 
 static const struct fd_ops epfd_ops = {

@@ -58,6 +58,7 @@ struct epfd {
 	struct ep_item *zombies;	/* removed while active: put when it drops to 0 */
 	uint64_t seq;			/* harvest sequence (stamps) */
 	struct shim_iomux_stats *st;
+	bool kernel_first;		/* next harvest starts with the kernel's events */
 	bool forked;			/* fork child: the kernel epoll is shared, leave our
 					 * registrations in it alone */
 };

@@ -162,6 +162,8 @@ static int ep_wait(struct epfd *ep, struct epoll_event *evs, int max, int64_t tm
 			tmo_ns = tmo_ns > iomux_now_ns() - t0 ? tmo_ns - (iomux_now_ns() - t0) : 0;
 	}
 	iomux_call_start(&c, tmo_ns, mask);
+	/* Whatever the rings hold now is part of the first answer (timeout 0 too). */
+	iomux_rings_poll(&rs);
 
 	for (;;) {
 		uint64_t seq;
@@ -175,25 +177,46 @@ static int ep_wait(struct epfd *ep, struct epoll_event *evs, int max, int64_t tm
 		}
 		pthread_mutex_lock(&ep->mtx);
 		seq = ++ep->seq;
-		n = kernel_fresh ? epfd_kernel_events(ep, evs, 0, k, seq, &tagged) : 0;
-		n = epfd_harvest(ep, evs, n, max, seq);
-		if (n > 0 && !kernel_fresh)
-			c.found_offloaded = true;
-		if (!kernel_fresh && n < max && iomux_os_due(&c, n > 0)) {
-			k = sys_epoll_wait(ep->base.fd, evs + n, max - n, 0);
-			if (k < 0) {
-				n = -errno;
-				pthread_mutex_unlock(&ep->mtx);
-				break;
+		if (kernel_fresh) {
+			n = epfd_kernel_events(ep, evs, 0, k, seq, &tagged);
+			n = epfd_harvest(ep, evs, n, max, seq);
+		} else {
+			bool os_done = false;
+			int nk = 0;
+
+			/* Fairness when maxevents is the limit: the kernel's single ready
+			 * list serves its items in turn; here, after a call that user-space
+			 * items filled, the kernel's events go first. */
+			if (ep->kernel_first) {
+				k = sys_epoll_wait(ep->base.fd, evs, max, 0);
+				if (k < 0) {
+					n = -errno;
+					pthread_mutex_unlock(&ep->mtx);
+					break;
+				}
+				nk = epfd_kernel_events(ep, evs, 0, k, seq, &tagged);
+				os_done = true;
 			}
-			n += epfd_kernel_events(ep, evs, n, k, seq, &tagged);
+			n = epfd_harvest(ep, evs, nk, max, seq);
+			if (n > nk)
+				c.found_offloaded = true;
+			if (!os_done && n < max && iomux_os_due(&c, n > 0)) {
+				k = sys_epoll_wait(ep->base.fd, evs + n, max - n, 0);
+				if (k < 0) {
+					n = -errno;
+					pthread_mutex_unlock(&ep->mtx);
+					break;
+				}
+				n += epfd_kernel_events(ep, evs, n, k, seq, &tagged);
+			}
+			ep->kernel_first = n == max && n > nk && !ep->kernel_first;
 		}
 		pthread_mutex_unlock(&ep->mtx);
 		kernel_fresh = false;
 		if (n > 0)
 			break;
-		if (tagged && rs.n)
-			iomux_rings_poll(&rs);
+		if (tagged && rs.n && iomux_rings_poll(&rs) > 0 && c.tmo_ns == 0 && !c.passes++)
+			continue;	/* frames behind our tag: one more look */
 spin:
 		if (c.tmo_ns == 0 || (c.deadline >= 0 && iomux_left_ns(&c) == 0))
 			break;
