@@ -225,8 +225,7 @@ static void sync_rings(struct epfd *ep)
 	iomux_rings_init(&now);
 	for (unsigned b = 0; b < ep->hsize; b++)
 		for (struct ep_item *it = ep->fdh[b]; it; it = it->fd_next)
-			if (!it->dead)
-				iomux_rings_add_fd(&now, it->f);
+			it->offloaded = !it->dead && iomux_rings_add_fd(&now, it->f) > 0;
 	for (int j = 0; j < now.n; j++) {
 		int r = kreg(ep, EPOLL_CTL_ADD, now.r[j]->wake_fd);
 
@@ -457,7 +456,7 @@ int epfd_harvest(struct epfd *ep, struct epoll_event *evs, int n, int max, uint6
 			removed = true;
 			continue;
 		}
-		ev = item_ready(it);
+		ev = it->offloaded ? item_ready(it) : 0;
 		if (!ev)
 			continue;
 		if (it->stamp == seq) {
@@ -595,7 +594,7 @@ static unsigned epfd_poll_ready(struct shim_fd *f, unsigned events)
 		it->on_rd = false;
 		it->rd_next = it->rd_prev = NULL;
 		rd_unlock(ep);
-		if (it->dead || item_ready(it)) {
+		if (it->dead || (it->offloaded && item_ready(it))) {
 			ready |= !it->dead;
 			*keep_tail = it;
 			it->zombie_next = NULL;

@@ -80,7 +80,7 @@ struct iomux_rings {
 void iomux_rings_init(struct iomux_rings *rs);
 void iomux_rings_free(struct iomux_rings *rs);
 void iomux_rings_clear(struct iomux_rings *rs);
-/* Add the rings of f (its rx_rings op); 0 or -ENOMEM. */
+/* Add the rings of f (its rx_rings op); how many it has, or -ENOMEM. */
 int iomux_rings_add_fd(struct iomux_rings *rs, struct shim_fd *f);
 int iomux_rings_add(struct iomux_rings *rs, struct ring *r);
 /* Poll every ring once; frames delivered. */
@@ -110,6 +110,11 @@ static inline bool iomux_is_user(const struct shim_fd *f)
 {
 	return f->ops && f->ops->poll_ready;
 }
+
+/* True when f answers in user space and has rings now (an offloaded socket, an
+ * instance holding one): only these make a call leave the kernel's own path. A
+ * socket that is not offloaded says no more than its kernel fd. */
+bool iomux_offloaded(struct shim_fd *f);
 
 /* Process-wide select/poll stats blocks (opened on first use). */
 struct shim_iomux_stats *iomux_stats_poll(void);

@@ -34,7 +34,7 @@ int iomux_poll_scan(struct pollfd *fds, unsigned nfds, struct iomux_pent *inl, i
 		f = fdt_get(fd);
 		if (!f)
 			continue;
-		if (!iomux_is_user(f)) {
+		if (!iomux_offloaded(f)) {
 			fd_put(f);
 			continue;
 		}

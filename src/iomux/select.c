@@ -36,7 +36,7 @@ static bool any_offloaded(int nfds, const fd_set *r, const fd_set *w, const fd_s
 			if (!(v & ~FDT_BITS))
 				continue;
 			struct shim_fd *f = fdt_get(fd);
-			bool user = f && iomux_is_user(f);
+			bool user = f && iomux_offloaded(f);
 
 			fd_put(f);
 			if (user)

@@ -232,7 +232,7 @@ int iomux_rings_add_fd(struct iomux_rings *rs, struct shim_fd *f)
 		if (r)
 			return r;
 	}
-	return 0;
+	return n;
 }
 
 int iomux_rings_poll(struct iomux_rings *rs)
@@ -256,6 +256,13 @@ int iomux_rings_arm(struct iomux_rings *rs)
 		if (ring_arm(rs->r[i]) == -EAGAIN)
 			return -EAGAIN;
 	return 0;
+}
+
+bool iomux_offloaded(struct shim_fd *f)
+{
+	struct ring *buf[1];
+
+	return iomux_is_user(f) && f->ops->rx_rings && f->ops->rx_rings(f, buf, 1) > 0;
 }
 
 /* --- the thread's wake eventfd ------------------------------------------------- */
