@@ -34,6 +34,7 @@ struct cc_ops {
 
 extern const struct cc_ops cc_newreno;
 extern const struct cc_ops cc_cubic;
+extern const struct cc_ops cc_none;	/* no congestion control: the peer's window rules */
 
 /* Reno slow start / congestion avoidance step, shared by both algorithms. */
 void cc_reno_increase(struct tcp_conn *c, uint32_t acked);

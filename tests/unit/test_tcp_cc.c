@@ -13,13 +13,7 @@ static struct tcp_conn *cl, *sv, *ls;
 
 static void finish(struct th *th)
 {
-	if (cl)
-		tcp_close(cl);
-	if (sv)
-		tcp_close(sv);
-	if (ls)
-		tcp_close(ls);
-	ck_assert_int_eq(th_finish(th), 0);
+	ck_assert_int_eq(th_teardown(th, cl, sv, ls), 0);
 }
 
 /* --- algorithm-level tests on a bare connection --- */
@@ -340,11 +334,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return th_run_suite(suite());
 }

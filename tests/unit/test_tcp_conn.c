@@ -14,22 +14,15 @@ static struct tcp_conn *cl, *sv, *ls;
 
 static struct th *setup(const struct tcp_config *a, const struct tcp_config *b)
 {
-	struct th *th = th_new(a, b);
+	struct th *th = th_setup(a, b, &cl, &sv, &ls);
 
-	cl = sv = ls = NULL;
-	ck_assert_int_eq(th_establish(th, 80, &cl, &sv, &ls), 0);
+	ck_assert_ptr_nonnull(th);
 	return th;
 }
 
 static void finish(struct th *th)
 {
-	if (cl)
-		tcp_close(cl);
-	if (sv)
-		tcp_close(sv);
-	if (ls)
-		tcp_close(ls);
-	ck_assert_int_eq(th_finish(th), 0);
+	ck_assert_int_eq(th_teardown(th, cl, sv, ls), 0);
 }
 
 static size_t probes_from(const struct th *th, int from, const struct tcp_conn *c)
@@ -395,6 +388,33 @@ START_TEST(next_deadline_tracks_pending_timers)
 }
 END_TEST
 
+
+START_TEST(thousands_of_connections_grow_the_table_and_close_cleanly)
+{
+	enum { N = 3000 };
+	static struct tcp_conn *c[N], *s[N];
+	struct th *th = th_new(NULL, NULL);
+
+	cl = sv = ls = NULL;
+	ck_assert_int_eq(th_listen(th, TH_B, 80, N, &ls), 0);
+	for (int i = 0; i < N; i++)
+		ck_assert_int_eq(th_connect(th, TH_A, 80, &c[i]), 0);
+	th_advance(th, 10000);
+	for (int i = 0; i < N; i++) {
+		ck_assert_int_eq(tcp_accept(ls, &s[i]), 0);
+		ck_assert_int_eq(tcp_state(c[i]), TCP_ST_ESTABLISHED);
+	}
+	ck_assert_uint_gt(th->side[TH_A].st->hash_mask, 1023);
+	for (int i = 0; i < N; i += 97)
+		ck_assert_int_eq(th_transfer(th, c[i], s[i], 3000, 1000000), 3000);
+	for (int i = 0; i < N; i++) {
+		tcp_close(c[i]);
+		tcp_close(s[i]);
+	}
+	finish(th);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("tcp_conn");
@@ -417,17 +437,12 @@ static Suite *suite(void)
 	tcase_add_test(tc, stacks_with_different_configs_interoperate);
 	tcase_add_test(tc, events_reach_the_owner);
 	tcase_add_test(tc, next_deadline_tracks_pending_timers);
+	tcase_add_test(tc, thousands_of_connections_grow_the_table_and_close_cleanly);
 	suite_add_tcase(s, tc);
 	return s;
 }
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return th_run_suite(suite());
 }
