@@ -47,6 +47,8 @@ static struct {
 	uint16_t ip_id;
 	uint64_t tx_drops;
 	int task;
+	uint64_t period_us;		/* of the internal thread's task */
+	uint64_t app_active_us;		/* last progress made by an application thread */
 } g = { .once = PTHREAD_ONCE_INIT, .lock = PTHREAD_MUTEX_INITIALIZER,
 	.ifs_lock = PTHREAD_MUTEX_INITIALIZER, .task = -1 };
 
@@ -220,7 +222,7 @@ static void run_timers(void)
 	}
 }
 
-int tcp_glue_progress(struct ring *const *rings, int n)
+static int progress(struct ring *const *rings, int n)
 {
 	int got = 0;
 
@@ -232,6 +234,15 @@ int tcp_glue_progress(struct ring *const *rings, int n)
 	run_timers();
 	tcp_sock_reap();
 	return got;
+}
+
+int tcp_glue_progress(struct ring *const *rings, int n)
+{
+	/* An application thread is inside the library: the internal thread stands
+	 * back (it would only contend for the locks, and when it is preempted holding
+	 * one, the spinning application waits a whole time slice). */
+	__atomic_store_n(&g.app_active_us, tcp_glue_now_us(), __ATOMIC_RELAXED);
+	return progress(rings, n);
 }
 
 uint64_t tcp_glue_timer_wait_us(uint64_t cap_us)
@@ -252,11 +263,13 @@ static void periodic(void *arg)
 	int n;
 
 	(void)arg;
+	if (tcp_glue_now_us() - __atomic_load_n(&g.app_active_us, __ATOMIC_RELAXED) < g.period_us)
+		return;
 	pthread_mutex_lock(&g.ifs_lock);
 	n = g.nifs;
 	memcpy(rings, g.ring, sizeof(rings[0]) * (size_t)n);
 	pthread_mutex_unlock(&g.ifs_lock);
-	tcp_glue_progress(rings, n);
+	progress(rings, n);
 }
 
 static void config_from_params(struct tcp_config *cfg)
@@ -299,6 +312,7 @@ static void init_once(void)
 		period = shim_params.progress_engine_interval;
 	if (period < 1)
 		period = 1;
+	g.period_us = (uint64_t)period * 1000u;
 	g.task = internal_thread_add(periodic, NULL, (unsigned)period);
 	if (g.task < 0)
 		log_warn("tcp: no internal thread (%s): timers run only inside socket calls",

@@ -503,6 +503,7 @@ static int connect_offload(struct tcp_sock *s, const struct sockaddr_in *dst)
 		return rc;
 	s->mode = TS_OFFLOAD;
 	fdt_set_ops(&s->base, &tcp_sock_ops);
+	shim_fd_rings_changed(&s->base);
 	count_decision(true);
 	tcp_sock_update_stats(s);
 	log_dbg("tcp fd %d: connect %s:%u offloaded on %s", s->base.fd,
@@ -601,6 +602,7 @@ static int tcp_sock_close(struct shim_fd *f)
 	struct tcp_sock *s = tcp_sk(f);
 	int linger = -1;
 
+	shim_fd_wake(f, SHIM_WAKE_CLOSE);
 	pthread_mutex_lock(&s->lock);
 	if (!s->conn) {
 		pthread_mutex_unlock(&s->lock);
@@ -656,18 +658,29 @@ static int kernel_close(struct shim_fd *f)
 	return 0;
 }
 
+static int tcp_sock_rx_rings(struct shim_fd *f, struct ring **out, int max)
+{
+	struct tcp_sock *s = tcp_sk(f);
+	int n = s->mode == TS_OFFLOAD ? s->nrings : 0;
+
+	for (int i = 0; i < n && i < max; i++)
+		out[i] = s->rings[i];
+	return n;
+}
+
 /* ---- events ---- */
 
 void tcp_sock_event(void *user, struct tcp_conn *c, unsigned events)
 {
 	struct tcp_sock *s = user;
 
-	(void)c;
 	if (events & TCP_EV_CLOSED) {
 		__atomic_store_n(&s->finished, true, __ATOMIC_RELEASE);
 		if (s->orphan)
 			__atomic_store_n(&reap_due, 1, __ATOMIC_RELAXED);
 	}
+	if (!s->orphan)
+		shim_fd_wake(&s->base, tcp_poll(c));
 	if (__atomic_load_n(&s->sleepers, __ATOMIC_SEQ_CST) > 0 && s->wake_efd >= 0) {
 		uint64_t one = 1;
 		ssize_t w = write(s->wake_efd, &one, sizeof(one));
@@ -768,6 +781,7 @@ const struct fd_ops tcp_sock_ops = {
 	.recvmsg = tcp_sock_recvmsg,
 	.sendmsg = tcp_sock_sendmsg,
 	.poll_ready = tcp_sock_poll_ready,
+	.rx_rings = tcp_sock_rx_rings,
 	.atfork_child = tcp_sock_atfork_child,
 };
 

@@ -103,6 +103,7 @@ static int listen_offload(struct tcp_sock *s, int backlog)
 	}
 	s->mode = TS_OFFLOAD;
 	fdt_set_ops(&s->base, &tcp_sock_ops);
+	shim_fd_rings_changed(&s->base);
 	tcp_sock_update_stats(s);
 	log_dbg("tcp fd %d: listening on %s:%u offloaded on %d ring(s)", s->base.fd,
 		inet_ntoa(local.sin_addr), ntohs(local.sin_port), nr);
