@@ -305,6 +305,8 @@ static int tcp_sock_getsockopt(struct shim_fd *f, int level, int name, void *val
 
 	if (!s->conn)
 		return sys_ret(sys_getsockopt(f->fd, level, name, val, len));
+	if (level == SOL_SOCKET && name == SO_ACCEPTCONN)
+		return put_int(val, len, s->listener);
 	if (level == SOL_SOCKET && name == SO_ERROR) {
 		tcp_glue_lock();
 		v = tcp_so_error(s->conn);
@@ -379,6 +381,13 @@ static int connect_again(struct tcp_sock *s)
 	return -EISCONN;
 }
 
+void tcp_sock_quiet_twin(int kfd)
+{
+	if (sys_listen(kfd, 0) < 0)
+		log_dbg("tcp fd %d: kernel twin cannot listen (%s): it may show ready to "
+			"select/poll", kfd, strerror(errno));
+}
+
 /* A new kernel socket at the application's fd number (same flags), for a connect
  * that must retry with another local port. */
 static int replace_twin(struct tcp_sock *s)
@@ -413,6 +422,9 @@ static int connect_start(struct tcp_sock *s, struct ring *r, uint32_t src,
 		    sys_getsockname(s->base.fd, (struct sockaddr *)local, &llen) < 0)
 			return -errno;
 	}
+	/* A listening twin polls quiet (an unconnected one polls POLLOUT|POLLHUP),
+	 * so select/poll/epoll see only the engine's readiness of this socket. */
+	tcp_sock_quiet_twin(s->base.fd);
 	tcp_glue_lock();
 	rc = tcp_conn_create(tcp_glue_stack(), &c);
 	if (!rc) {
@@ -432,9 +444,10 @@ static int connect_start(struct tcp_sock *s, struct ring *r, uint32_t src,
 	s->lport = local->sin_port;
 	s->raddr = dst->sin_addr.s_addr;
 	s->rport = dst->sin_port;
-	struct ring_flow fl = { .kind = RING_FLOW_5TUPLE, .proto = IPPROTO_TCP,
-				.dst_port = s->lport, .dst_ip = s->laddr,
-				.src_ip = s->raddr, .src_port = s->rport };
+	/* The whole local port is ours: a 3-tuple flow brings every segment for it to
+	 * the engine, which answers strangers with RST as the kernel would. */
+	struct ring_flow fl = { .kind = RING_FLOW_3TUPLE, .proto = IPPROTO_TCP,
+				.dst_port = s->lport, .dst_ip = s->laddr };
 	rc = tcp_sock_steer(s, &r, &fl, 1);
 	tcp_glue_lock();
 	if (!rc)

@@ -71,6 +71,8 @@ struct tcp_sock *tcp_sock_alloc(int fd, int type, int protocol);
 /* Copy the kernel socket's options (set before the connection existed) into it. */
 void tcp_sock_inherit_opts(struct tcp_sock *s, int from_fd);
 void tcp_sock_to_kernel(struct tcp_sock *s);
+/* Make a connection's kernel twin a listener, which select/poll/epoll see idle. */
+void tcp_sock_quiet_twin(int kfd);
 int tcp_sock_steer(struct tcp_sock *s, struct ring *const *rings, const struct ring_flow *flows, int n);
 void tcp_sock_update_stats(struct tcp_sock *s);
 

@@ -154,6 +154,11 @@ static int install_accepted(struct tcp_sock *ls, struct tcp_conn *c, struct sock
 		goto out_abort;
 	}
 	fdt_forget_stale(kfd);
+	/* Bound to loopback, then listening: it reserves no port of an offloaded
+	 * interface and polls idle (see tcp_sock_quiet_twin). */
+	struct sockaddr_in lo = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	if (sys_bind(kfd, (struct sockaddr *)&lo, sizeof(lo)) == 0)
+		tcp_sock_quiet_twin(kfd);
 	s = tcp_sock_alloc(kfd, SOCK_STREAM | flags, IPPROTO_TCP);
 	if (!s) {
 		sys_close(kfd);
