@@ -222,14 +222,26 @@ static void run_timers(void)
 	}
 }
 
+/* Set while this thread's ring_poll() delivers a burst: the frames the engine
+ * answers with (mostly ACKs) wait for the end of the burst and leave together. */
+static __thread int in_burst;
+
 static int progress(struct ring *const *rings, int n)
 {
 	int got = 0;
 
+	in_burst++;
 	for (int i = 0; i < n; i++) {
 		int r = ring_poll(rings[i], 0);
 		if (r > 0)
 			got += r;
+	}
+	in_burst--;
+	if (__atomic_load_n(&g.ntx, __ATOMIC_RELAXED)) {
+		pthread_mutex_lock(&g.lock);
+		if (g.ntx)
+			tx_flush();
+		pthread_mutex_unlock(&g.lock);
 	}
 	run_timers();
 	tcp_sock_reap();
@@ -351,7 +363,7 @@ void tcp_glue_lock(void)
 
 void tcp_glue_unlock(void)
 {
-	if (g.ntx)
+	if (g.ntx && !in_burst)
 		tx_flush();
 	pthread_mutex_unlock(&g.lock);
 }
