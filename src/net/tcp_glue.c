@@ -297,6 +297,33 @@ static void config_from_params(struct tcp_config *cfg)
 		cfg->max_tx_segs = (uint32_t)shim_params.tx_segs_tcp;
 }
 
+/* fork() child: the rings went with the parent (the registry lets them go) and the
+ * engine's connections are the parent's. The child starts over with an empty engine;
+ * its inherited sockets are the kernel's (tcp_sock atfork). */
+static void atfork_child(void)
+{
+	pthread_mutex_init(&g.lock, NULL);
+	pthread_mutex_init(&g.ifs_lock, NULL);
+	g.nifs = 0;
+	g.ntx = 0;	/* frames of the parent's rings: not ours to send or free */
+	memset(g.dst, 0, sizeof(g.dst));
+	g.app_active_us = 0;
+	if (g.st) {
+		/* The parent's engine is abandoned, not freed: its memory is the child's
+		 * copy and nothing references it once the sockets let go. */
+		struct tcp_config cfg;
+		uint8_t secret[16];
+		static const struct tcp_stack_ops ops = { .output = output_cb, .event = event_cb,
+							  .now_us = now_cb };
+		config_from_params(&cfg);
+		if (getrandom(secret, sizeof(secret), GRND_NONBLOCK) != (ssize_t)sizeof(secret))
+			memset(secret, 0x5a, sizeof(secret));
+		g.st = tcp_stack_create(&cfg, &ops, NULL, secret);
+		if (!g.st)
+			g.init_err = -ENOMEM;
+	}
+}
+
 static void init_once(void)
 {
 	static const struct tcp_stack_ops ops = { .output = output_cb, .event = event_cb,
@@ -319,6 +346,7 @@ static void init_once(void)
 		return;
 	}
 	g.ip_id = (uint16_t)secret[0] << 8 | secret[1];
+	pthread_atfork(NULL, NULL, atfork_child);
 	long period = shim_params.tcp_timer_resolution_msec;
 	if (shim_params.progress_engine_interval > 0 && shim_params.progress_engine_interval < period)
 		period = shim_params.progress_engine_interval;

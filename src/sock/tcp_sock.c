@@ -76,8 +76,28 @@ struct tcp_sock *tcp_sock_alloc(int fd, int type, int protocol)
 	return s;
 }
 
+/* fork() child: the parent's orphans finish in the parent; the child only lets go
+ * of its copies of their port reservations. */
+static void orphans_atfork_child(void)
+{
+	pthread_mutex_init(&orphan_lock, NULL);
+	for (struct tcp_sock *s = orphans; s; s = s->orphan_next)
+		if (s->hold_fd >= 0)
+			sys_close(s->hold_fd);
+	orphans = NULL;
+	reap_due = 0;
+	orphan_next_deadline = UINT64_MAX;
+}
+
+static void register_atfork(void)
+{
+	pthread_atfork(NULL, NULL, orphans_atfork_child);
+}
+
 struct shim_fd *tcp_sock_new(int fd, int type, int protocol)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, register_atfork);
 	struct tcp_sock *s = tcp_sock_alloc(fd, type, protocol);
 
 	if (!s)
@@ -769,8 +789,10 @@ static void tcp_sock_atfork_child(struct shim_fd *f)
 	s->conn = NULL;
 	s->steered = false;
 	s->nrings = 0;
+	s->listener = false;
 	s->mode = TS_KERNEL;
-	f->ops = &tcp_kernel_ops;
+	pthread_mutex_init(&s->lock, NULL);
+	fdt_set_ops(f, &tcp_kernel_ops);
 }
 
 static int undecided_listen(struct shim_fd *f, int backlog)
