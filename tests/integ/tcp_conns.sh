@@ -35,3 +35,23 @@ echo "ok: ECONNREFUSED from a closed port"
 k1=$(kernel_tcp a)
 [ "$k0" = "$k1" ] || fail "namespace a kernel TCP counters moved: $k0 -> $k1"
 echo "ok: kernel TCP counters of namespace a unchanged ($k1)"
+
+# Rules that keep TCP with the kernel: the same traffic is then the kernel's, bit for
+# bit pass-through, and its counters show it.
+printf 'use os tcp_client *:*\nuse os tcp_server *:*\n' >"$LOG/os.conf"
+in_ns b kernel timeout 60 "$XF" echo 6003 10 2>"$LOG/srv3" &
+wait_ready "$LOG/srv3" || fail "kernel echo server did not start"
+SHIM_CONFIG_FILE=$LOG/os.conf in_ns a shim timeout 60 "$XF" conns $IP_B 6003 10 2>"$LOG/cli3" ||
+	{ tail -5 "$LOG/cli3"; fail "libshim client with tcp_client rules to the kernel"; }
+wait
+SHIM_CONFIG_FILE=$LOG/os.conf in_ns a shim timeout 60 "$XF" echo 6004 10 2>"$LOG/srv4" &
+wait_ready "$LOG/srv4" || fail "libshim echo server (rules: os) did not start"
+in_ns b kernel timeout 60 "$XF" conns $IP_A 6004 10 2>"$LOG/cli4" ||
+	{ tail -5 "$LOG/cli4"; fail "kernel client to a libshim server left to the kernel by rules"; }
+wait
+k2=$(kernel_tcp a)
+read -r ao0 po0 _ _ <<<"$k1"
+read -r ao2 po2 _ _ <<<"$k2"
+[ $((ao2 - ao0)) = 10 ] && [ $((po2 - po0)) = 10 ] ||
+	fail "rules 'use os': want 10 kernel active and 10 passive opens, counters $k1 -> $k2"
+echo "ok: with 'use os' rules the kernel carried the connections (counters $k1 -> $k2)"
