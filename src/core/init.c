@@ -2,8 +2,8 @@
  * functions, then runs log, parameters, rules and the fd table in that order, and
  * only then marks the library ready; until that moment every interposed call goes
  * straight to libc. Nothing heavy happens here: the stats segment starts with the
- * first AF_INET socket (shim_init_first_socket), rings and netlink with the first
- * socket that is offloaded. */
+ * first AF_INET socket or extra API request (shim_init_on_demand), rings and netlink
+ * with the first socket that is offloaded. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -101,10 +101,11 @@ out:
  * program's own stats_init() must never be taken for it. */
 extern int stats_init(void) __attribute__((weak, visibility("hidden")));
 
-/* Stage 5, on the first AF_INET UDP/TCP socket rather than in every process that
- * merely loads the library: the stats segment (a shared-memory file, and the
- * internal thread that serves shim_stats requests). */
-static void first_socket_stage(void)
+/* Stage 5, when the process first needs it (its first AF_INET UDP/TCP socket, or its
+ * first request for the extra API) rather than in every process that merely loads
+ * the library: the stats segment, a shared-memory file and the internal thread that
+ * serves shim_stats requests. */
+static void on_demand_stage(void)
 {
 	int saved = errno;
 
@@ -113,11 +114,11 @@ static void first_socket_stage(void)
 	errno = saved;
 }
 
-void shim_init_first_socket(void)
+void shim_init_on_demand(void)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 
-	pthread_once(&once, first_socket_stage);
+	pthread_once(&once, on_demand_stage);
 }
 
 /* At exit, calls made by later destructors and exit handlers go to libc directly:
