@@ -44,7 +44,6 @@ int socket(int domain, int type, int protocol)
 	factory = factory_for(domain, base, protocol);
 	if (!factory)
 		return fd;
-	shim_init_on_demand();
 	f = factory(fd, type, protocol);
 	if (!f)
 		goto out;	/* the socket layer leaves this one to the kernel */
@@ -108,7 +107,6 @@ int getsockopt(int fd, int level, int name, void *restrict val, socklen_t *restr
 	    likely(shim_ready()) && shim_extra_getsockopt) {
 		int saved = errno;
 
-		shim_init_on_demand();	/* API users get their stats segment */
 		return (int)shim_ret(shim_extra_getsockopt(val, len), saved);
 	}
 	FD_CALL(getsockopt, fd, (obj, level, name, val, len), (fd, level, name, val, len));
