@@ -25,8 +25,9 @@ for mode in recvfrom pipe; do
 done
 
 echo "== whole runs, kernel vs libshim alternating, $ROUNDS rounds (10th-percentile block, ns/call)"
-echo "   (a process with an AF_INET socket starts the stats segment and its internal thread;"
-echo "    'no stats' is the same run with SHIM_STATS_SHMEM_DIR= , i.e. a single-threaded process)"
+echo "   (the library's stats segment comes with an internal thread, and a second thread makes"
+echo "    glibc take its slower multi-threaded syscall path in the whole process; 'no stats' is"
+echo "    the same run with SHIM_STATS_SHMEM_DIR= , a single-threaded process like the kernel run)"
 whole() {	# mode, extra environment assignment or ""
 	local mode=$1 env=$2 r k s
 	for r in $(seq "$ROUNDS"); do
@@ -39,6 +40,7 @@ whole() {	# mode, extra environment assignment or ""
 whole recvfrom ""
 whole recvfrom SHIM_STATS_SHMEM_DIR=
 whole pipe ""
+whole pipe SHIM_STATS_SHMEM_DIR=
 
 echo "== start-up"
 echo "SHIM_TRACELEVEL=$SHIM_TRACELEVEL: $($P spawn "$LIB" 200)"
