@@ -49,6 +49,7 @@ static struct {
 	int task;
 	uint64_t period_us;		/* of the internal thread's task */
 	uint64_t app_active_us;		/* last progress made by an application thread */
+	uint64_t next_deadline;		/* engine's earliest timer, as of the last unlock */
 } g = { .once = PTHREAD_ONCE_INIT, .lock = PTHREAD_MUTEX_INITIALIZER,
 	.ifs_lock = PTHREAD_MUTEX_INITIALIZER, .task = -1 };
 
@@ -215,7 +216,7 @@ static void rx_sink(void *ctx, struct shim_pkt *pkt)
 
 static void run_timers(void)
 {
-	if (tcp_next_deadline(g.st) <= tcp_glue_now_us()) {
+	if (__atomic_load_n(&g.next_deadline, __ATOMIC_RELAXED) <= tcp_glue_now_us()) {
 		tcp_glue_lock();
 		tcp_tick(g.st);
 		tcp_glue_unlock();
@@ -259,7 +260,7 @@ int tcp_glue_progress(struct ring *const *rings, int n)
 
 uint64_t tcp_glue_timer_wait_us(uint64_t cap_us)
 {
-	uint64_t dl = tcp_next_deadline(g.st), now = tcp_glue_now_us();
+	uint64_t dl = __atomic_load_n(&g.next_deadline, __ATOMIC_RELAXED), now = tcp_glue_now_us();
 
 	if (dl <= now)
 		return 0;
@@ -308,6 +309,7 @@ static void atfork_child(void)
 	g.ntx = 0;	/* frames of the parent's rings: not ours to send or free */
 	memset(g.dst, 0, sizeof(g.dst));
 	g.app_active_us = 0;
+	g.next_deadline = UINT64_MAX;
 	if (g.st) {
 		/* The parent's engine is abandoned, not freed: its memory is the child's
 		 * copy and nothing references it once the sockets let go. */
@@ -345,6 +347,7 @@ static void init_once(void)
 		g.init_err = -ENOMEM;
 		return;
 	}
+	g.next_deadline = UINT64_MAX;
 	g.ip_id = (uint16_t)secret[0] << 8 | secret[1];
 	pthread_atfork(NULL, NULL, atfork_child);
 	long period = shim_params.tcp_timer_resolution_msec;
@@ -393,6 +396,9 @@ void tcp_glue_unlock(void)
 {
 	if (g.ntx && !in_burst)
 		tx_flush();
+	/* Published for lock-free readers: every engine change happens under the lock,
+	 * so this is exact whenever nobody holds it. */
+	__atomic_store_n(&g.next_deadline, tcp_next_deadline(g.st), __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&g.lock);
 }
 

@@ -14,7 +14,10 @@ pids=()
 
 tcp_cleanup() {
 	declare -F tcp_cleanup_hook >/dev/null && tcp_cleanup_hook
-	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+	for p in "${pids[@]}"; do
+		disown "$p" 2>/dev/null	# no "Killed" job report
+		kill -9 "$p" 2>/dev/null
+	done
 	wait 2>/dev/null
 	"$TB" down "$N"
 	rm -rf "$LOG"
