@@ -181,6 +181,20 @@ static int kget_int(int fd, int level, int name, int *v)
 	return sys_getsockopt(fd, level, name, v, &len) < 0 ? -errno : 0;
 }
 
+/* Glue lock held, connection synchronized. A receive buffer beyond what the
+ * window can announce (65535 << the negotiated shift) never shows to the peer, and
+ * the engine would answer every read with a window update: keep it within. */
+void tcp_sock_fit_rcvbuf(struct tcp_sock *s)
+{
+	struct tcp_info ti;
+	int rb = 0;
+
+	tcp_get_info(s->conn, &ti);
+	long max = 65535L << ti.tcpi_rcv_wscale;
+	if (!tcp_getopt(s->conn, TCP_OPT_RCVBUF, &rb) && rb > max)
+		tcp_setopt(s->conn, TCP_OPT_RCVBUF, (int)max);
+}
+
 /* Glue lock held. The kernel socket holds every option the application set before
  * the connection existed (the listener's for an accepted socket, as Linux inherits
  * them); buffer sizes and the MSS only when they were set explicitly, since the
@@ -377,6 +391,8 @@ static int connect_wait(struct tcp_sock *s)
 	tcp_glue_lock();
 	err = tcp_so_error(s->conn);
 	enum tcp_state st = tcp_state(s->conn);
+	if (!err && st != TCP_ST_SYN_SENT && st != TCP_ST_CLOSED)
+		tcp_sock_fit_rcvbuf(s);
 	tcp_glue_unlock();
 	if (err)
 		return -err;

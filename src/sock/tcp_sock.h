@@ -70,6 +70,7 @@ extern const struct fd_ops tcp_sock_ops;
 struct tcp_sock *tcp_sock_alloc(int fd, int type, int protocol);
 /* Copy the kernel socket's options (set before the connection existed) into it. */
 void tcp_sock_inherit_opts(struct tcp_sock *s, int from_fd);
+void tcp_sock_fit_rcvbuf(struct tcp_sock *s);
 void tcp_sock_to_kernel(struct tcp_sock *s);
 /* Make a connection's kernel twin a listener, which select/poll/epoll see idle. */
 void tcp_sock_quiet_twin(int kfd);

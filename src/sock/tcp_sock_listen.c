@@ -170,6 +170,7 @@ static int install_accepted(struct tcp_sock *ls, struct tcp_conn *c, struct sock
 	s->conn = c;
 	tcp_conn_set_user(c, s);
 	tcp_sock_inherit_opts(s, ls->base.fd);
+	tcp_sock_fit_rcvbuf(s);
 	tcp_conn_addrs(c, &s->laddr, &s->lport, &s->raddr, &s->rport);
 	tcp_glue_unlock();
 	s->parent = NULL;
