@@ -719,9 +719,42 @@ static int tcp_sock_rx_rings(struct shim_fd *f, struct ring **out, int max)
 
 /* ---- events ---- */
 
+/* Linux TCP_* state numbers, as the stats segment shows them. */
+static unsigned linux_state(enum tcp_state st)
+{
+	static const unsigned map[] = {
+		[TCP_ST_CLOSED] = 7, [TCP_ST_LISTEN] = 10, [TCP_ST_SYN_SENT] = 2,
+		[TCP_ST_SYN_RECEIVED] = 3, [TCP_ST_ESTABLISHED] = 1, [TCP_ST_FIN_WAIT_1] = 4,
+		[TCP_ST_FIN_WAIT_2] = 5, [TCP_ST_CLOSE_WAIT] = 8, [TCP_ST_CLOSING] = 11,
+		[TCP_ST_LAST_ACK] = 9, [TCP_ST_TIME_WAIT] = 6,
+	};
+	return (unsigned)st < sizeof(map) / sizeof(map[0]) ? map[st] : 0;
+}
+
+/* Glue lock held (the writer of the socket's stats block). */
+void tcp_sock_stats_locked(struct tcp_sock *s)
+{
+	if (!s->conn)
+		return;
+	STAT_SET(s->st, tcp_state, linux_state(tcp_state(s->conn)));
+	if (s->listener)
+		return;
+	struct tcp_info ti;
+	tcp_get_info(s->conn, &ti);
+	STAT_SET(s->st, tcp_srtt_us, ti.tcpi_rtt);
+	STAT_SET(s->st, tcp_cwnd, (uint64_t)ti.tcpi_snd_cwnd * ti.tcpi_snd_mss);
+	STAT_SET(s->st, tcp_retransmits, ti.tcpi_total_retrans);
+	STAT_SET(s->st, rx_bytes_cur, tcp_rx_avail(s->conn));
+	STAT_MAX(s->st, rx_bytes_max, tcp_rx_avail(s->conn));
+	STAT_SET(s->st, tx_bytes_cur, tcp_tx_queued(s->conn));
+}
+
 void tcp_sock_event(void *user, struct tcp_conn *c, unsigned events)
 {
 	struct tcp_sock *s = user;
+
+	if (events & (TCP_EV_CONNECTED | TCP_EV_CLOSED | TCP_EV_ERROR))
+		STAT_SET(s->st, tcp_state, linux_state(tcp_state(c)));
 
 	if (events & TCP_EV_CLOSED) {
 		__atomic_store_n(&s->finished, true, __ATOMIC_RELEASE);

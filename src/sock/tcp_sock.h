@@ -76,6 +76,8 @@ void tcp_sock_to_kernel(struct tcp_sock *s);
 void tcp_sock_quiet_twin(int kfd);
 int tcp_sock_steer(struct tcp_sock *s, struct ring *const *rings, const struct ring_flow *flows, int n);
 void tcp_sock_update_stats(struct tcp_sock *s);
+/* Refresh the socket's TCP stats (state, RTT, cwnd, queues); glue lock held. */
+void tcp_sock_stats_locked(struct tcp_sock *s);
 
 /* tcp_sock_io.c */
 ssize_t tcp_sock_recvmsg(struct shim_fd *f, struct msghdr *msg, int flags);

@@ -277,6 +277,11 @@ ssize_t tcp_sock_recvmsg(struct shim_fd *f, struct msghdr *msg, int flags)
 	if (!peek) {
 		STAT_ADD(s->st, rx_offload_bytes, done);
 		STAT_INC(s->st, rx_offload_packets);
+		if (!(STAT_GET(s->st, rx_offload_packets) & 63)) {
+			tcp_glue_lock();
+			tcp_sock_stats_locked(s);
+			tcp_glue_unlock();
+		}
 	}
 	return (ssize_t)done;
 }
@@ -363,6 +368,11 @@ ssize_t tcp_sock_sendmsg(struct shim_fd *f, const struct msghdr *msg, int flags)
 		tcp_sock_progress(s);
 	STAT_ADD(s->st, tx_offload_bytes, sent);
 	STAT_INC(s->st, tx_offload_packets);
+	if (!(STAT_GET(s->st, tx_offload_packets) & 63)) {
+		tcp_glue_lock();
+		tcp_sock_stats_locked(s);
+		tcp_glue_unlock();
+	}
 	return (ssize_t)sent;
 }
 

@@ -79,10 +79,13 @@ static int listen_offload(struct tcp_sock *s, int backlog)
 		rc = tcp_bind(c, local.sin_addr.s_addr, local.sin_port);
 		if (!rc)
 			rc = tcp_listen(c, backlog);
-		if (rc)
+		if (rc) {
 			tcp_close(c);
-		else
+		} else {
 			s->conn = c;
+			s->listener = true;
+			tcp_sock_stats_locked(s);
+		}
 	}
 	tcp_glue_unlock();
 	if (rc) {
@@ -171,6 +174,7 @@ static int install_accepted(struct tcp_sock *ls, struct tcp_conn *c, struct sock
 	tcp_conn_set_user(c, s);
 	tcp_sock_inherit_opts(s, ls->base.fd);
 	tcp_sock_fit_rcvbuf(s);
+	tcp_sock_stats_locked(s);
 	tcp_conn_addrs(c, &s->laddr, &s->lport, &s->raddr, &s->rport);
 	tcp_glue_unlock();
 	s->parent = NULL;

@@ -40,12 +40,14 @@ tcp_testbed_up() {
 	done
 }
 
-# Run a command in namespace a|b, under libshim when $2 is "shim".
+# Run a command in namespace a|b, under libshim when $2 is "shim" (its stats segment
+# in $LOG, so that killed processes leave nothing behind).
 in_ns() {
 	local side=$1 how=$2
 	shift 2
 	if [ "$how" = shim ]; then
-		ip netns exec "$N-$side" env LD_PRELOAD="$LIB" SHIM_TRACELEVEL="${SHIM_TRACELEVEL:-4}" "$@"
+		ip netns exec "$N-$side" env LD_PRELOAD="$LIB" SHIM_TRACELEVEL="${SHIM_TRACELEVEL:-4}" \
+			SHIM_STATS_SHMEM_DIR="${SHIM_STATS_SHMEM_DIR:-$LOG}" "$@"
 	else
 		ip netns exec "$N-$side" "$@"
 	fi
@@ -57,7 +59,8 @@ in_ns_exec() {
 	local side=$1 how=$2
 	shift 2
 	if [ "$how" = shim ]; then
-		exec ip netns exec "$N-$side" env LD_PRELOAD="$LIB" SHIM_TRACELEVEL="${SHIM_TRACELEVEL:-4}" "$@"
+		exec ip netns exec "$N-$side" env LD_PRELOAD="$LIB" SHIM_TRACELEVEL="${SHIM_TRACELEVEL:-4}" \
+			SHIM_STATS_SHMEM_DIR="${SHIM_STATS_SHMEM_DIR:-$LOG}" "$@"
 	fi
 	exec ip netns exec "$N-$side" "$@"
 }
