@@ -13,7 +13,9 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -646,6 +648,17 @@ void tcp_sock_reap(void)
 	}
 }
 
+/* The library's own duplicates live high in the fd space, away from the numbers
+ * an application hands out and closes by range. */
+static int hold_fd_floor(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur < 512)
+		return 0;
+	return (int)(rl.rlim_cur > 65536 ? 65536 - 1024 : rl.rlim_cur - rl.rlim_cur / 8);
+}
+
 static int tcp_sock_close(struct shim_fd *f)
 {
 	struct tcp_sock *s = tcp_sk(f);
@@ -690,7 +703,7 @@ static int tcp_sock_close(struct shim_fd *f)
 	}
 	/* Graceful: the FIN exchange finishes in the background; a duplicate of the
 	 * kernel socket keeps the port reserved until it does. */
-	s->hold_fd = sys_fcntl(f->fd, F_DUPFD_CLOEXEC, 0);
+	s->hold_fd = sys_fcntl(f->fd, F_DUPFD_CLOEXEC, hold_fd_floor());
 	s->orphan = true;
 	s->orphan_deadline_us = tcp_glue_now_us() + 60000000ull;
 	fd_hold(f);
@@ -699,6 +712,44 @@ static int tcp_sock_close(struct shim_fd *f)
 	__atomic_store_n(&reap_due, 1, __ATOMIC_RELAXED);
 	tcp_sock_reap();
 	return 0;
+}
+
+/* exit(): connections closed gracefully but not yet delivered would die with the
+ * process (the kernel would have finished them). Give them a moment, as long as
+ * the peer keeps acknowledging: at most EXIT_DRAIN_MS. */
+#define EXIT_DRAIN_MS 2000
+__attribute__((destructor)) static void drain_orphans_at_exit(void)
+{
+	uint64_t until = tcp_glue_now_us() + EXIT_DRAIN_MS * 1000ull;
+
+	while (tcp_glue_now_us() < until) {
+		struct ring *rings[TCP_SOCK_MAX_RINGS];
+		int nr = 0;
+		bool pending = false;
+
+		pthread_mutex_lock(&orphan_lock);
+		for (struct tcp_sock *s = orphans; s; s = s->orphan_next) {
+			if (__atomic_load_n(&s->finished, __ATOMIC_ACQUIRE) || !s->conn)
+				continue;
+			tcp_glue_lock();
+			enum tcp_state st = tcp_state(s->conn);
+			if (tcp_tx_queued(s->conn) && st != TCP_ST_CLOSED && st != TCP_ST_TIME_WAIT)
+				pending = true;
+			tcp_glue_unlock();
+			for (int i = 0; i < s->nrings && nr < TCP_SOCK_MAX_RINGS; i++) {
+				bool seen = false;
+				for (int k = 0; k < nr; k++)
+					seen |= rings[k] == s->rings[i];
+				if (!seen)
+					rings[nr++] = s->rings[i];
+			}
+		}
+		pthread_mutex_unlock(&orphan_lock);
+		if (!pending)
+			return;
+		tcp_glue_progress(rings, nr);
+		sched_yield();
+	}
 }
 
 static int kernel_close(struct shim_fd *f)

@@ -48,3 +48,20 @@ transfer() {
 transfer shim-client-kernel-server shim kernel
 transfer kernel-client-shim-server kernel shim
 transfer shim-client-shim-server shim shim
+
+# A client that closes and exits at once: what is still queued must reach the peer
+# (the kernel would deliver it after the process is gone; libshim drains at exit).
+if command -v python3 >/dev/null; then
+	PORT=$((PORT + 1))
+	in_ns b kernel timeout 30 "$XF" recv $PORT 2>"$LOG/exit.srv" | wc -c >"$LOG/exit.count" &
+	wait_ready "$LOG/exit.srv" || fail "exit: server did not start"
+	SHIM_TRACELEVEL=3 in_ns a shim timeout 30 python3 -c "
+import socket
+s = socket.create_connection(('$IP_B', $PORT))
+s.sendall(b'x' * 3000000)
+s.close()" || fail "exit: client failed"
+	wait
+	[ "$(cat "$LOG/exit.count")" = 3000000 ] ||
+		fail "exit: the peer got $(cat "$LOG/exit.count") of 3000000 bytes sent before close and exit"
+	echo "ok: a client that closes and exits at once still delivers everything"
+fi
