@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/internal_thread.h"
 #include "core/log.h"
@@ -50,6 +51,7 @@ static struct {
 	uint64_t period_us;		/* of the internal thread's task */
 	uint64_t app_active_us;		/* last progress made by an application thread */
 	uint64_t next_deadline;		/* engine's earliest timer, as of the last unlock */
+	pid_t pid;			/* process the rings and connections belong to */
 } g = { .once = PTHREAD_ONCE_INIT, .lock = PTHREAD_MUTEX_INITIALIZER,
 	.ifs_lock = PTHREAD_MUTEX_INITIALIZER, .task = -1 };
 
@@ -276,6 +278,10 @@ static void periodic(void *arg)
 	int n;
 
 	(void)arg;
+	/* In a fork child the thread may restart before our fork handler let go of the
+	 * parent's rings: nothing here belongs to this process until it has. */
+	if (__atomic_load_n(&g.pid, __ATOMIC_ACQUIRE) != getpid())
+		return;
 	if (tcp_glue_now_us() - __atomic_load_n(&g.app_active_us, __ATOMIC_RELAXED) < g.period_us)
 		return;
 	pthread_mutex_lock(&g.ifs_lock);
@@ -326,6 +332,7 @@ static void atfork_child(void)
 		if (!g.st)
 			g.init_err = -ENOMEM;
 	}
+	__atomic_store_n(&g.pid, getpid(), __ATOMIC_RELEASE);
 }
 
 static void init_once(void)
@@ -335,6 +342,10 @@ static void init_once(void)
 	struct tcp_config cfg;
 	uint8_t secret[16];
 
+	/* Before the internal thread exists: its fork handler (registered with its
+	 * first task) restarts it in the child, and by then ours must have dropped the
+	 * parent's rings, or the new thread would poll them. */
+	pthread_atfork(NULL, NULL, atfork_child);
 	g.init_err = cp_init();
 	if (g.init_err)
 		return;
@@ -350,8 +361,8 @@ static void init_once(void)
 		return;
 	}
 	g.next_deadline = UINT64_MAX;
+	__atomic_store_n(&g.pid, getpid(), __ATOMIC_RELEASE);
 	g.ip_id = (uint16_t)secret[0] << 8 | secret[1];
-	pthread_atfork(NULL, NULL, atfork_child);
 	long period = shim_params.tcp_timer_resolution_msec;
 	if (shim_params.progress_engine_interval > 0 && shim_params.progress_engine_interval < period)
 		period = shim_params.progress_engine_interval;

@@ -1,6 +1,6 @@
 /* tcp_sock.h — the offloaded TCP socket object, shared by tcp_sock.c (life cycle,
- * connect, close, options), tcp_sock_listen.c (listen, accept) and tcp_sock_io.c (send,
- * receive, waiting, readiness). The kernel socket at base.fd always exists: it
+ * connect, close), tcp_sock_opt.c (options), tcp_sock_listen.c (listen, accept) and
+ * tcp_sock_io.c (send, receive, waiting, readiness). The kernel socket at base.fd always exists: it
  * reserves the port and is the socket whenever the connection is not offloaded. */
 #ifndef SHIM_SOCK_TCP_SOCK_H
 #define SHIM_SOCK_TCP_SOCK_H
@@ -64,6 +64,10 @@ static inline struct tcp_sock *tcp_sk(struct shim_fd *f) { return (struct tcp_so
 void tcp_sock_event(void *user, struct tcp_conn *c, unsigned events);
 /* Release closed connections whose engine side is done (outside the glue lock). */
 void tcp_sock_reap(void);
+
+/* tcp_sock_opt.c */
+int tcp_sock_setsockopt(struct shim_fd *f, int level, int name, const void *val, socklen_t len);
+int tcp_sock_getsockopt(struct shim_fd *f, int level, int name, void *val, socklen_t *len);
 
 /* tcp_sock.c */
 extern const struct fd_ops tcp_sock_ops;
