@@ -305,6 +305,7 @@ static void append_stats_file(const char *buf, size_t len)
 
 void stats_sock_close(struct shim_sock_stats *s)
 {
+	struct shim_sock_stats now;
 	char buf[1536];
 	int i, fd, n;
 
@@ -315,12 +316,14 @@ void stats_sock_close(struct shim_sock_stats *s)
 		return;	/* the shared block of sockets beyond the slots stays */
 	fd = (int)STAT_GET(s, fd);
 	if (had_traffic(s) && (stats_file[0] || shim_log_level >= SHIM_LOG_DEBUG)) {
+		/* as shim_stats shows it: since the last -z */
+		stats_slot_snapshot(STATS_KIND_SOCKET, (unsigned)i, &now, sizeof(now));
 		if (stats_file[0]) {
-			n = format_summary(s, fd, "SHIM: ", buf, sizeof(buf));
+			n = format_summary(&now, fd, "SHIM: ", buf, sizeof(buf));
 			if (n > 0)
 				append_stats_file(buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
 		}
-		if (shim_log_level >= SHIM_LOG_DEBUG && format_summary(s, fd, "", buf, sizeof(buf)) > 0)
+		if (shim_log_level >= SHIM_LOG_DEBUG && format_summary(&now, fd, "", buf, sizeof(buf)) > 0)
 			log_lines(SHIM_LOG_DEBUG, buf);
 	}
 	stats_slot_close(STATS_KIND_SOCKET, (unsigned)i);
@@ -336,7 +339,9 @@ int stats_dump_fd(int fd, int level)
 	i = stats_slot_by_id(STATS_KIND_SOCKET, fd);
 	if (i < 0)
 		return -ENOENT;
-	if (format_summary(stats_slot_values(STATS_KIND_SOCKET, (unsigned)i), fd, "", buf, sizeof(buf)) > 0)
+	struct shim_sock_stats now;
+	stats_slot_snapshot(STATS_KIND_SOCKET, (unsigned)i, &now, sizeof(now));
+	if (format_summary(&now, fd, "", buf, sizeof(buf)) > 0)
 		log_lines(level, buf);
 	return 0;
 }

@@ -666,6 +666,24 @@ static uint64_t slot_word(unsigned kind, unsigned i, unsigned mode, uint32_t off
 	return v >= base ? v - base : 0;
 }
 
+void stats_slot_snapshot(unsigned kind, unsigned i, void *out, size_t size)
+{
+	uint32_t n = __atomic_load_n(&stats_seg.hdr->schema_count, __ATOMIC_ACQUIRE);
+	uint64_t *w = out;
+
+	memset(out, 0, size);
+	for (uint32_t e = 0; e < n; e++) {
+		const struct shim_stats_schema *st = &stats_seg.schema[e];
+		if (st->kind != kind)
+			continue;
+		for (unsigned j = 0; j < st->count; j++) {
+			uint32_t off = st->offset + 8 * j;
+			if (off + 8 <= size)
+				w[off / 8] = slot_word(kind, i, st->mode, off);
+		}
+	}
+}
+
 int stats_read(int index, uint64_t *value)
 {
 	if (!value)

@@ -52,6 +52,9 @@ void stats_slot_close(unsigned kind, unsigned i);
 int stats_slot_overflow(void);
 void *stats_slot_values(unsigned kind, unsigned i);
 struct shim_stats_slot *stats_slot_hdr(unsigned kind, unsigned i);
+/* Copy slot i's values into out (a writer struct of `size` bytes) as readers see
+ * them: counters minus their -z baselines. */
+void stats_slot_snapshot(unsigned kind, unsigned i, void *out, size_t size);
 /* Slot whose values area is `values`, or -ENOENT (scratch block). */
 int stats_slot_find(unsigned kind, const void *values);
 /* Open slot with this id (socket fd), or -ENOENT. */
