@@ -60,6 +60,11 @@ int stats_slot_find(unsigned kind, const void *values);
 /* Open slot with this id (socket fd), or -ENOENT. */
 int stats_slot_by_id(unsigned kind, int64_t id);
 
+/* stats_schema.c: the core entries from stats.def, and the fork child's lock reset. */
+unsigned stats_schema_core_count(void);
+void stats_schema_fill_core(struct shim_stats_schema *tab);
+void stats_schema_atfork_child(void);
+
 /* Apply a -z request: baselines for counters, maxima back to 0. */
 void stats_segment_zero(void);
 /* Refresh hdr->update_ns (liveness for readers). */
