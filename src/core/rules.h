@@ -27,7 +27,9 @@ int rules_init(void);
  * matches it. Safe from any thread, concurrently with rules_add_line(). */
 bool rules_offload(enum shim_role role, const struct sockaddr_in *local,
 		   const struct sockaddr_in *remote);
-/* Extra API add_conf_rule(): parse one line and put it at the head. 0 or -EINVAL. */
+/* Extra API add_conf_rule(): parse one `use` line and put it at the head, before
+ * every rule of the file, for decisions taken from now on. 0 (also for a blank or
+ * comment line), -EINVAL (logged) or -ENOMEM. */
 int rules_add_line(const char *line);
 
 /* ---- pure core: no global state, used by the library, shim_rules and the tests ---- */

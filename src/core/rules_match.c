@@ -58,7 +58,9 @@ static bool section_applies(const struct rule_section *sec, const char *program,
 {
 	if (sec->broken || fnmatch(sec->program, program, 0) != 0)
 		return false;
-	return strcmp(sec->app_id, "*") == 0 || strcmp(sec->app_id, app_id) == 0;
+	/* SHIM_APPLICATION_ID=* takes any section, as VMA does. */
+	return strcmp(sec->app_id, "*") == 0 || strcmp(app_id, "*") == 0 ||
+	       strcmp(sec->app_id, app_id) == 0;
 }
 
 const struct rule_section *ruleset_section(const struct rule_set *set, const char *program,
@@ -121,13 +123,24 @@ static void lint_sections(struct rule_set *set, rule_diag_fn *diag, void *ctx)
 	}
 }
 
+/* Finding dead rules compares each rule with those before it; a budget keeps a huge
+ * generated file from costing the application seconds at start-up. */
+#define LINT_BUDGET (4ul << 20)
+
 static void lint_rules(struct rule_set *set, const struct rule_section *sec,
-		       rule_diag_fn *diag, void *ctx)
+		       rule_diag_fn *diag, void *ctx, unsigned long *budget)
 {
 	char text[128];
 
 	for (size_t k = 1; k < sec->nrules; k++)
 		for (size_t m = 0; m < k; m++) {
+			if (!*budget) {
+				ruleset_report(set, diag, ctx, sec->rules[k].line, false,
+					       "too many rules to look for rules that never "
+					       "match; not checked from here on");
+				return;
+			}
+			--*budget;
 			if (!rule_covers(&sec->rules[m], &sec->rules[k]))
 				continue;
 			rule_format(&sec->rules[m], text, sizeof(text));
@@ -141,8 +154,10 @@ static void lint_rules(struct rule_set *set, const struct rule_section *sec,
 
 void ruleset_lint(struct rule_set *set, rule_diag_fn *diag, void *ctx)
 {
+	unsigned long budget = LINT_BUDGET;
+
 	lint_sections(set, diag, ctx);
-	for (size_t i = 0; i < set->nsections; i++)
+	for (size_t i = 0; i < set->nsections && budget; i++)
 		if (!set->sections[i].broken)
-			lint_rules(set, &set->sections[i], diag, ctx);
+			lint_rules(set, &set->sections[i], diag, ctx, &budget);
 }

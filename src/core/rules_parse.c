@@ -264,16 +264,24 @@ static int parse_tuple(struct word w, struct shim_rule *r, char *err, size_t err
 	if (nc > 3)
 		return fail(err, errlen, "too many ':' in '%s' (IPv6 addresses are not supported)",
 			    Q(q, w));
-	if (nc == 3 && (r->role == SHIM_ROLE_TCP_SERVER || r->role == SHIM_ROLE_UDP_RECEIVER ||
-			r->role == SHIM_ROLE_UDP_SENDER))
-		return fail(err, errlen, "%s takes one address:port (its %s side), not two",
-			    shim_role_name(r->role),
-			    shim_role_is_local(r->role) ? "local" : "remote");
 	rc = parse_ep((struct word){ w.p, (size_t)(c[0] - w.p) },
 		      (struct word){ c[0] + 1, (size_t)((nc == 3 ? c[1] : w.p + w.n) - c[0] - 1) },
 		      first, err, errlen, warn, warnlen);
 	if (rc || nc == 1)
 		return rc;
+	if (shim_role_is_local(r->role) || r->role == SHIM_ROLE_UDP_SENDER) {
+		/* VMA accepts and ignores it; say so, but still check its syntax. */
+		struct rule_ep unused;
+
+		rc = parse_ep((struct word){ c[1] + 1, (size_t)(c[2] - c[1] - 1) },
+			      (struct word){ c[2] + 1, (size_t)(w.p + w.n - c[2] - 1) },
+			      &unused, err, errlen, NULL, 0);
+		if (!rc && warn && !warn[0])
+			snprintf(warn, warnlen, "the second address:port is ignored: %s rules "
+				 "look at the %s side only", shim_role_name(r->role),
+				 shim_role_is_local(r->role) ? "local" : "remote");
+		return rc;
+	}
 	r->two_eps = true;
 	return parse_ep((struct word){ c[1] + 1, (size_t)(c[2] - c[1] - 1) },
 			(struct word){ c[2] + 1, (size_t)(w.p + w.n - c[2] - 1) },

@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,16 +39,17 @@ struct core_stat {
 #define MODE_counter SHIM_STAT_COUNTER
 #define MODE_maximum SHIM_STAT_MAXIMUM
 #define MODE_value SHIM_STAT_VALUE
+/* unit is stringified by the STAT_* wrappers, before `bool` could expand to _Bool */
 #define CORE_STAT(kname, kid, strct, name, count, unit, mode, doc)                    \
-	{ kname "." #name, #unit, doc, kid, MODE_##mode, count, offsetof(struct strct, name) },
+	{ kname "." #name, unit, doc, kid, MODE_##mode, count, offsetof(struct strct, name) },
 
 static const struct core_stat core_stats[] = {
-#define STAT_SOCK(n, c, u, m, d) CORE_STAT("socket", STATS_KIND_SOCKET, shim_sock_stats, n, c, u, m, d)
-#define STAT_RING(n, c, u, m, d) CORE_STAT("ring", STATS_KIND_RING, shim_ring_stats, n, c, u, m, d)
-#define STAT_CQ(n, c, u, m, d) CORE_STAT("cq", STATS_KIND_CQ, shim_cq_stats, n, c, u, m, d)
-#define STAT_BPOOL(n, c, u, m, d) CORE_STAT("bpool", STATS_KIND_BPOOL, shim_bpool_stats, n, c, u, m, d)
-#define STAT_IOMUX(n, c, u, m, d) CORE_STAT("iomux", STATS_KIND_IOMUX, shim_iomux_stats, n, c, u, m, d)
-#define STAT_GLOBAL(n, c, u, m, d) CORE_STAT("global", STATS_KIND_GLOBAL, shim_global_stats, n, c, u, m, d)
+#define STAT_SOCK(n, c, u, m, d) CORE_STAT("socket", STATS_KIND_SOCKET, shim_sock_stats, n, c, #u, m, d)
+#define STAT_RING(n, c, u, m, d) CORE_STAT("ring", STATS_KIND_RING, shim_ring_stats, n, c, #u, m, d)
+#define STAT_CQ(n, c, u, m, d) CORE_STAT("cq", STATS_KIND_CQ, shim_cq_stats, n, c, #u, m, d)
+#define STAT_BPOOL(n, c, u, m, d) CORE_STAT("bpool", STATS_KIND_BPOOL, shim_bpool_stats, n, c, #u, m, d)
+#define STAT_IOMUX(n, c, u, m, d) CORE_STAT("iomux", STATS_KIND_IOMUX, shim_iomux_stats, n, c, #u, m, d)
+#define STAT_GLOBAL(n, c, u, m, d) CORE_STAT("global", STATS_KIND_GLOBAL, shim_global_stats, n, c, #u, m, d)
 #include "core/stats.def"
 };
 #define CORE_STAT_COUNT (sizeof(core_stats) / sizeof(core_stats[0]))
@@ -77,31 +79,65 @@ static size_t align_up(size_t v, size_t a)
 }
 
 /* --- process identity -------------------------------------------------------- */
-uint64_t stats_proc_starttime(int pid)
+/* State letter and start time (field 22, clock ticks) from /proc/<pid>/stat. */
+static int proc_stat(int pid, char *state, uint64_t *start)
 {
 	char path[64], buf[1024];
-	unsigned long long start = 0;
+	unsigned long long st = 0;
 	ssize_t n;
 	int fd;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return 0;
+		return -errno;
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	if (n <= 0)
-		return 0;
+		return -EIO;
 	buf[n] = '\0';
 	/* comm may hold spaces and parentheses: fields restart after the last ')' */
 	char *p = strrchr(buf, ')');
-	if (!p)
-		return 0;
-	/* after ')' come field 3 (state) .. ; starttime is field 22 */
-	if (sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
-		   &start) != 1)
-		return 0;
-	return start;
+	if (!p || sscanf(p + 1, " %c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+			 state, &st) != 2)
+		return -EIO;
+	*start = st;
+	return 0;
+}
+
+uint64_t stats_proc_starttime(int pid)
+{
+	uint64_t start;
+	char state;
+
+	return proc_stat(pid, &state, &start) == 0 ? start : 0;
+}
+
+bool stats_proc_alive(int pid, uint64_t starttime)
+{
+	uint64_t start;
+	char state;
+	int err;
+
+	if (pid <= 0 || (kill(pid, 0) < 0 && errno == ESRCH))
+		return false;
+	err = proc_stat(pid, &state, &start);
+	if (err == -ENOENT)
+		return false;
+	if (err)
+		return true;	/* no /proc view of it (other pid namespace): trust kill() */
+	if (state == 'Z' || state == 'X')
+		return false;	/* exited, not yet reaped */
+	return !starttime || start == starttime;	/* else the pid was recycled */
+}
+
+/* Bounded copy that always terminates (names are cut, never overflow). */
+static void copy_cut(char *dst, size_t dstsz, const char *src)
+{
+	size_t n = strnlen(src, dstsz - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
 }
 
 static void read_cmdline(char *cmd, size_t cmdsz, char *prog, size_t progsz)
@@ -118,11 +154,11 @@ static void read_cmdline(char *cmd, size_t cmdsz, char *prog, size_t progsz)
 		n = 0;
 	buf[n] = '\0';
 	const char *slash = strrchr(buf, '/');
-	snprintf(prog, progsz, "%s", slash ? slash + 1 : buf);
+	copy_cut(prog, progsz, slash ? slash + 1 : buf);
 	for (ssize_t i = 0; i < n; i++)
 		if (buf[i] == '\0' && i + 1 < n)
 			buf[i] = ' ';
-	snprintf(cmd, cmdsz, "%s", buf);
+	copy_cut(cmd, cmdsz, buf);
 }
 
 /* --- layout ------------------------------------------------------------------- */
@@ -300,6 +336,8 @@ int stats_segment_fork_child(void)
 
 	if (!s->base)
 		return 0;
+	/* a parent thread may have held it at fork() */
+	pthread_mutex_init(&custom_lock, NULL);
 	format_paths(s, getpid(), tmp, sizeof(tmp));
 	fd = open_tmp(tmp, s->size);
 	if (fd < 0)

@@ -5,6 +5,7 @@
 #define SHIM_STATS_SEGMENT_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -50,5 +51,7 @@ void stats_segment_touch(void);
 
 /* /proc/<pid>/stat start time in clock ticks, 0 if the process is gone. */
 uint64_t stats_proc_starttime(int pid);
+/* Is pid a running process (not a zombie) that started at starttime (0: any)? */
+bool stats_proc_alive(int pid, uint64_t starttime);
 
 #endif

@@ -101,6 +101,13 @@ int fdt_init(void)
 	return 0;
 }
 
+/* Exit: every lookup misses from now on (the data path does not test the stage, the
+ * table is its stage). The arrays stay mapped for calls already inside. */
+void fdt_exit(void)
+{
+	__atomic_store_n(&fdt_cur, &fdt_empty, __ATOMIC_RELEASE);
+}
+
 /* Wait until the table pointer moves on from t (a grower is publishing a new one). */
 static void wait_published(struct fdt_array *t)
 {

@@ -8,12 +8,12 @@
 #include <sys/ioctl.h>
 
 #include "core/log.h"
+#include "core/params.h"
 #include "intercept/intercept.h"
 
-/* SHIM_CLOSE_ON_DUP2 (VMA's default: on). */
 static bool close_on_dup2(void)
 {
-	return true;
+	return shim_params.close_on_dup2;
 }
 
 int close(int fd)
@@ -73,10 +73,7 @@ static int do_fcntl(sys_fcntl_fn real, int fd, int cmd, unsigned long arg)
 	int name(int fd, int cmd, ...)                                          \
 	{                                                                       \
 		unsigned long arg;                                              \
-		va_list ap;                                                     \
-		va_start(ap, cmd);                                              \
-		arg = va_arg(ap, unsigned long);                                \
-		va_end(ap);                                                     \
+		VA_WORD(cmd, arg);                                              \
 		if (unlikely(!shim_ready()))                                    \
 			return SYS(name)(fd, cmd, arg);                         \
 		return do_fcntl(sys_##name, fd, cmd, arg);                      \
@@ -87,14 +84,13 @@ FCNTL_WRAPPER(fcntl64)
 int ioctl(int fd, unsigned long req, ...)
 {
 	struct shim_fd *f;
+	unsigned long word;
 	void *arg;
-	va_list ap;
 	int saved;
 	long r;
 
-	va_start(ap, req);
-	arg = va_arg(ap, void *);
-	va_end(ap);
+	VA_WORD(req, word);
+	arg = (void *)word;
 	if (unlikely(!shim_ready()) || !(f = fd_obj(fd)))
 		return SYS(ioctl)(fd, req, arg);
 	saved = errno;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/params.h"
 #include "intercept/intercept.h"
 
 #ifndef SA_RESTORER
@@ -32,10 +33,9 @@ static uint64_t sig_gen;
 static int sig_lock;
 static bool sigint_owned;	/* SHIM_HANDLE_SIGINTR */
 
-/* SHIM_HANDLE_SIGINTR (VMA's default: off). */
 static bool handle_sigintr(void)
 {
-	return false;
+	return shim_params.handle_sigintr;
 }
 
 uint64_t shim_signal_snapshot(void)

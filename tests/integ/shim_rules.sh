@@ -71,7 +71,7 @@ use os tcp_clinet *:80
 use fast tcp_client *:*
 use os tcp_client 1.2.3.256:80
 use os tcp_client *:0
-use os tcp_server *:80:*:*
+use os tcp_server *:80:*:0-1
 bogus line
 application-id broken
 use os tcp_client *:1
@@ -84,7 +84,7 @@ has err "$D/bad.conf:3: unknown role 'tcp_clinet'"
 has err "$D/bad.conf:4: unknown transport 'fast' (expected shim, vma or os)"
 has err "$D/bad.conf:5: address '1.2.3.256' has a number over 255"
 has err "$D/bad.conf:6: port '0' out of range"
-has err "$D/bad.conf:7: tcp_server takes one address:port (its local side), not two"
+has err "$D/bad.conf:7: port '0-1' out of range"
 has err "$D/bad.conf:8: unknown statement 'bogus'"
 has err "$D/bad.conf:9: application-id needs a program name and an application id"
 has err "$D/bad.conf:13: port range '90-80' runs backwards"

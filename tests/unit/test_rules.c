@@ -88,6 +88,13 @@ static const struct {
 	  SHIM_ROLE_TCP_CLIENT, false, 0 },
 	{ "use os tcp_client *:*#comment right after", "use os tcp_client *:*",
 	  SHIM_ROLE_TCP_CLIENT, false, 0 },
+	/* VMA accepts a second address:port for every role; where the role has no
+	 * second side it is ignored, with a warning here. */
+	{ "use os tcp_server 1.2.3.4:80:5.6.7.8:90", "use os tcp_server 1.2.3.4:80",
+	  SHIM_ROLE_TCP_SERVER, false, 1 },
+	{ "use os udp_receiver *:80:*:*", "use os udp_receiver *:80", SHIM_ROLE_UDP_RECEIVER, false, 1 },
+	{ "use os udp_sender 1.2.3.4:80:*:*", "use os udp_sender 1.2.3.4:80", SHIM_ROLE_UDP_SENDER,
+	  false, 1 },
 };
 
 START_TEST(test_good_forms)
@@ -171,9 +178,8 @@ static const struct {
 	{ "use os tcp_client 1:2:3:4:5", "too many ':' in '1:2:3:4:5'" },
 	{ "use os tcp_client [::1]:80", "IPv6 addresses are not supported" },
 	{ "use os tcp_client ::1:80", "IPv6 addresses are not supported" },
-	{ "use os tcp_server *:80:*:*", "tcp_server takes one address:port (its local side)" },
-	{ "use os udp_receiver *:80:*:*", "udp_receiver takes one address:port (its local side)" },
-	{ "use os udp_sender *:80:*:*", "udp_sender takes one address:port (its remote side)" },
+	{ "use os tcp_server *:80:1.2.3:*", "bad address '1.2.3'" },
+	{ "use os udp_sender *:80:*:0", "port '0' out of range" },
 	{ "use os tcp_client :80", "missing address before ':' (use * for any)" },
 	{ "use os tcp_client 1.2.3.4:80::80", "missing address before ':'" },
 	{ "use os tcp_client 1.2.3:80", "bad address '1.2.3' (expected a.b.c.d" },
@@ -401,6 +407,30 @@ START_TEST(test_warnings)
 }
 END_TEST
 
+/* A huge generated file is parsed whole, but the search for dead rules stops at a
+ * budget (one warning) so start-up stays quick. */
+START_TEST(test_many_rules)
+{
+	size_t cap = 1 << 20, len = 0;
+	char *buf = malloc(cap);
+	struct rule_set *set;
+	struct diags c;
+
+	for (int i = 0; i < 5000; i++)
+		len += (size_t)snprintf(buf + len, cap - len, "use os tcp_client 10.%d.%d.0/24:%d\n",
+					i / 256, i % 256, 1 + i);
+	memset(&c, 0, sizeof(c));
+	ck_assert_int_eq(ruleset_new(&set, "big"), 0);
+	ck_assert_int_eq(ruleset_parse(set, buf, len, collect, &c), 0);
+	ck_assert_int_eq(set->errors, 0);
+	ck_assert_uint_eq(set->sections[0].nrules, 5000);
+	ck_assert_int_eq(set->warnings, 1);
+	ck_assert(strstr(c.d[0].msg, "too many rules to look for rules that never match"));
+	ruleset_free(set);
+	free(buf);
+}
+END_TEST
+
 /* ---- loading files ---- */
 
 static char tmp_path[64];
@@ -599,6 +629,7 @@ int main(void)
 	tcase_add_test(tc, test_sections);
 	tcase_add_test(tc, test_broken_section);
 	tcase_add_test(tc, test_warnings);
+	tcase_add_test(tc, test_many_rules);
 	tcase_add_test(tc, test_load);
 	tcase_add_test(tc, test_parse_line);
 	tcase_add_test(tc, test_sockaddr);

@@ -2,11 +2,19 @@
  * and application id (shell globs, `*`, the implicit default section, first match),
  * which rule of the role decides (first match, prefixes at their edges, port ranges,
  * the second address of tcp_client/udp_connect, unknown addresses), and the default
- * of offloading when nothing matches. */
+ * of offloading when nothing matches. Then the library side: the file chosen by
+ * SHIM_CONFIG_FILE, errors on the log, run-time rules at the head, and lookups racing
+ * with additions. */
 #include <check.h>
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "core/log.h"
+#include "core/params.h"
 #include "core/rules.h"
 
 static const char conf_sections[] =
@@ -94,6 +102,9 @@ static const struct {
 	{ conf_sections, "tcpx", NULL, TCP_CLIENT, NULL, "1.2.3.4:80", true, NONE, 16 },
 	{ conf_sections, "", NULL, TCP_CLIENT, NULL, "1.2.3.4:443", false, 17, 16 },
 	{ conf_sections, NULL, "B2", TCP_SERVER, NULL, NULL, false, 15, 14 },
+	/* SHIM_APPLICATION_ID=* takes the first section for the program, whatever its id */
+	{ conf_sections, "tcp-lat", "*", TCP_SERVER, "0.0.0.0:5001", NULL, false, 3, 1 },
+	{ conf_sections, "x", "*", TCP_SERVER, "0.0.0.0:5001", NULL, false, 15, 14 },
 
 	/* the implicit default section wins for every program */
 	{ conf_default, "anything", NULL, UDP_CONNECT, NULL, "8.8.8.8:53", false, 1, 0 },
@@ -219,6 +230,248 @@ START_TEST(test_prefix_exhaustive)
 }
 END_TEST
 
+
+/* ---- the library side: rules_init, rules_offload, rules_add_line ---- */
+
+static const char *test_program = "tcp-lat";
+
+/* The program name the library would take from argv[0]. */
+const char *shim_program_name(void)
+{
+	return test_program;
+}
+
+static char conf_path[64], log_path[64];
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* Everything logged since setup. */
+static const char *logged(void)
+{
+	static char buf[8192];
+	FILE *f = fopen(log_path, "r");
+	size_t n = 0;
+
+	if (f) {
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+	}
+	buf[n] = 0;
+	return buf;
+}
+
+static void lib_setup(void)
+{
+	snprintf(conf_path, sizeof(conf_path), "/tmp/shim-rules-lib.%d.conf", (int)getpid());
+	snprintf(log_path, sizeof(log_path), "/tmp/shim-rules-lib.%d.log", (int)getpid());
+	unlink(log_path);
+	params_defaults();
+	ck_assert_int_eq(log_set_file(log_path), 0);
+	log_set_level(SHIM_LOG_INFO);
+	test_program = "tcp-lat";
+}
+
+static void lib_teardown(void)
+{
+	log_set_file(NULL);
+	unlink(log_path);
+	unlink(conf_path);
+}
+
+static bool offload(enum shim_role role, const char *local, const char *remote)
+{
+	struct sockaddr_in l, r;
+
+	return rules_offload(role, addr(local, &l), addr(remote, &r));
+}
+
+START_TEST(test_lib_file)
+{
+	write_file(conf_path, conf_sections);
+	shim_params.config_file = conf_path;
+	shim_params.application_id = "B1";
+	ck_assert_int_eq(rules_init(), 0);
+	ck_assert_str_eq(logged(), "");
+	ck_assert(offload(TCP_CLIENT, NULL, "192.168.1.7:80"));
+	ck_assert(!offload(TCP_CLIENT, NULL, "192.168.2.7:80"));
+	ck_assert(!offload(TCP_SERVER, "0.0.0.0:5001", NULL));
+	ck_assert(offload(TCP_SERVER, "0.0.0.0:5002", NULL));
+
+	/* Another program, no application id: the catch-all section. */
+	test_program = "db2sysc";
+	shim_params.application_id = "";
+	ck_assert_int_eq(rules_init(), 0);
+	ck_assert(!offload(UDP_CONNECT, NULL, "8.8.8.8:53"));
+	ck_assert(offload(UDP_CONNECT, NULL, "8.8.8.8:54"));
+}
+END_TEST
+
+START_TEST(test_lib_errors_logged)
+{
+	write_file(conf_path, "use os udp_connect *:53\nuse os tcp_clinet *:80\n"
+			      "use os udp_connect 1.1.1.1:53\n");
+	shim_params.config_file = conf_path;
+	ck_assert_int_eq(rules_init(), 0);
+	ck_assert_msg(strstr(logged(), conf_path), "%s", logged());
+	ck_assert(strstr(logged(), ":2: unknown role 'tcp_clinet'"));
+	ck_assert(strstr(logged(), ":3: rule never matches: line 1"));
+	/* The rest of the file is in force. */
+	ck_assert(!offload(UDP_CONNECT, NULL, "8.8.8.8:53"));
+	ck_assert(offload(TCP_CLIENT, NULL, "8.8.8.8:80"));
+}
+END_TEST
+
+START_TEST(test_lib_missing_files)
+{
+	/* A file the user named: one warning, everything offloaded. */
+	shim_params.config_file = "/nonexistent/shim.conf";
+	ck_assert_int_eq(rules_init(), -ENOENT);
+	ck_assert(strstr(logged(), "cannot read the rules file /nonexistent/shim.conf"));
+	ck_assert(offload(UDP_CONNECT, NULL, "8.8.8.8:53"));
+	ck_assert(offload(TCP_SERVER, "0.0.0.0:1", NULL));
+
+	/* The default file, absent: silent. */
+	if (access("/etc/shim.conf", F_OK) != 0) {
+		log_set_file(NULL);
+		unlink(log_path);
+		ck_assert_int_eq(log_set_file(log_path), 0);
+		params_defaults();
+		ck_assert_str_eq(shim_params.config_file, "/etc/shim.conf");
+		ck_assert_int_eq(rules_init(), 0);
+		ck_assert_str_eq(logged(), "");
+		ck_assert(offload(UDP_CONNECT, NULL, "8.8.8.8:53"));
+
+		/* The same path named in the environment: the user asked for it. */
+		char logvar[96];
+		char *env[] = { "SHIM_CONFIG_FILE=/etc/shim.conf", logvar, NULL };
+
+		snprintf(logvar, sizeof(logvar), "SHIM_LOG_FILE=%s", log_path);
+		ck_assert_int_eq(params_init_env(env), 0);
+		ck_assert_int_eq(rules_init(), -ENOENT);
+		ck_assert(strstr(logged(), "cannot read the rules file /etc/shim.conf"));
+	}
+	/* No file at all. */
+	shim_params.config_file = "";
+	ck_assert_int_eq(rules_init(), 0);
+	ck_assert(offload(UDP_CONNECT, NULL, "8.8.8.8:53"));
+}
+END_TEST
+
+START_TEST(test_lib_add_line)
+{
+	write_file(conf_path, "use os udp_connect *:53\n");
+	shim_params.config_file = conf_path;
+	ck_assert_int_eq(rules_init(), 0);
+	ck_assert(!offload(UDP_CONNECT, NULL, "8.8.8.8:53"));
+	ck_assert(offload(UDP_CONNECT, NULL, "8.8.8.8:5353"));
+	/* Added rules come before the file's, newest first. */
+	ck_assert_int_eq(rules_add_line("use shim udp_connect 8.8.8.8:53"), 0);
+	ck_assert(offload(UDP_CONNECT, NULL, "8.8.8.8:53"));
+	ck_assert(!offload(UDP_CONNECT, NULL, "8.8.4.4:53"));
+	ck_assert_int_eq(rules_add_line("use os udp_connect 8.8.0.0/16:*"), 0);
+	ck_assert(!offload(UDP_CONNECT, NULL, "8.8.8.8:53"));
+	ck_assert(!offload(UDP_CONNECT, NULL, "8.8.8.8:5353"));
+	ck_assert(offload(UDP_CONNECT, NULL, "8.9.8.8:5353"));
+	/* They survive a reload of the file. */
+	ck_assert_int_eq(rules_init(), 0);
+	ck_assert(!offload(UDP_CONNECT, NULL, "8.8.8.8:5353"));
+
+	ck_assert_int_eq(rules_add_line(""), 0);
+	ck_assert_int_eq(rules_add_line("# nothing"), 0);
+	ck_assert_int_eq(rules_add_line(NULL), -EINVAL);
+	ck_assert_int_eq(rules_add_line("use os udp_connect *:0"), -EINVAL);
+	ck_assert(strstr(logged(), "add_conf_rule: port '0' out of range"));
+	ck_assert_int_eq(rules_add_line("application-id x *"), -EINVAL);
+	ck_assert(strstr(logged(), "application-id cannot be added at run time"));
+
+	/* At debug level every decision says what decided it. */
+	log_set_level(SHIM_LOG_DEBUG);
+	ck_assert(!offload(UDP_CONNECT, "10.0.0.1:4000", "8.8.8.8:53"));
+	ck_assert_msg(strstr(logged(), "rules: udp_connect local 10.0.0.1:4000 remote 8.8.8.8:53: "
+				       "not offloaded by run-time rule 2: use os udp_connect "
+				       "8.8.0.0/16:*"), "%s", logged());
+	ck_assert(!offload(UDP_CONNECT, NULL, "1.1.1.1:53"));
+	ck_assert(strstr(logged(), "rules: udp_connect local 0.0.0.0:0 remote 1.1.1.1:53: "
+				   "not offloaded by "));
+	ck_assert(strstr(logged(), ":1: use os udp_connect *:53"));
+	ck_assert(offload(TCP_SERVER, "0.0.0.0:80", NULL));
+	ck_assert(strstr(logged(), "rules: tcp_server local 0.0.0.0:80 remote 0.0.0.0:0: "
+				   "offloaded (no rule matched)"));
+}
+END_TEST
+
+/* Readers never lock and never see a half-made rule: while one thread adds rules,
+ * others look up; a port once seen as "os" must stay so, and at the end every
+ * added rule is in force. */
+#define RACE_RULES 2000
+#define RACE_READERS 3
+
+static int race_done, race_started;
+
+static void *race_reader(void *arg)
+{
+	static __thread bool seen[RACE_RULES];
+	unsigned long lookups = 0;
+	struct sockaddr_in r = { .sin_family = AF_INET };
+
+	while (!__atomic_load_n(&race_done, __ATOMIC_ACQUIRE)) {
+		for (int i = 0; i < RACE_RULES; i += 97) {
+			bool os;
+
+			r.sin_port = htons((uint16_t)(10000 + i));
+			os = !rules_offload(UDP_SENDER, NULL, &r);
+			if (seen[i] && !os)
+				return (void *)1;
+			seen[i] |= os;
+			lookups++;
+		}
+		if (lookups == (RACE_RULES + 96) / 97)
+			__atomic_add_fetch(&race_started, 1, __ATOMIC_RELEASE);
+	}
+	return lookups ? NULL : (void *)2;
+}
+
+START_TEST(test_lib_concurrent)
+{
+	pthread_t th[RACE_READERS];
+	char line[64];
+	void *res;
+
+	shim_params.config_file = "";
+	ck_assert_int_eq(rules_init(), 0);
+	race_done = 0;
+	for (int i = 0; i < RACE_READERS; i++)
+		ck_assert_int_eq(pthread_create(&th[i], NULL, race_reader, NULL), 0);
+	while (__atomic_load_n(&race_started, __ATOMIC_ACQUIRE) < RACE_READERS)
+		sched_yield();
+	for (int i = 0; i < RACE_RULES; i++) {
+		if (i % 16 == 0)
+			sched_yield();
+		snprintf(line, sizeof(line), "use os udp_sender *:%d", 10000 + i);
+		ck_assert_int_eq(rules_add_line(line), 0);
+		if (i % 500 == 0)
+			ck_assert_int_eq(rules_init(), 0);
+	}
+	__atomic_store_n(&race_done, 1, __ATOMIC_RELEASE);
+	for (int i = 0; i < RACE_READERS; i++) {
+		ck_assert_int_eq(pthread_join(th[i], &res), 0);
+		ck_assert_ptr_null(res);
+	}
+	for (int i = 0; i < RACE_RULES; i++) {
+		struct sockaddr_in r = { .sin_family = AF_INET, .sin_port = htons(10000 + i) };
+
+		ck_assert(!rules_offload(UDP_SENDER, NULL, &r));
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("rules_match");
@@ -229,6 +482,17 @@ int main(void)
 	tcase_add_loop_test(tc, test_decide, 0, sizeof(cases) / sizeof(cases[0]));
 	tcase_add_test(tc, test_covers);
 	tcase_add_test(tc, test_prefix_exhaustive);
+	suite_add_tcase(s, tc);
+
+	/* Each test in its own forked process, so the library's global rules start empty. */
+	tc = tcase_create("library");
+	tcase_add_checked_fixture(tc, lib_setup, lib_teardown);
+	tcase_add_test(tc, test_lib_file);
+	tcase_add_test(tc, test_lib_errors_logged);
+	tcase_add_test(tc, test_lib_missing_files);
+	tcase_add_test(tc, test_lib_add_line);
+	tcase_add_test(tc, test_lib_concurrent);
+	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

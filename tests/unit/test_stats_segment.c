@@ -3,7 +3,6 @@
  * hammering counters while a reader snapshots (no torn or decreasing value). */
 #include <check.h>
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -12,27 +11,22 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "stats_test_util.h"
 #include "core/stats.h"
 #include "core/stats_reader.h"
 #include "core/stats_segment.h"
 
 static char dir[64];
 
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(p);
-}
-
 static void setup(void)
 {
-	snprintf(dir, sizeof(dir), "/tmp/shim-stats-test.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	stats_test_mkdir(dir, sizeof(dir), "shim-stats-test");
 }
 
 static void teardown(void)
 {
 	stats_segment_reset();
-	nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	stats_test_rmdir(dir);
 }
 
 static void take(struct stats_reader *r, struct stats_snap *s)
@@ -94,6 +88,7 @@ START_TEST(round_trip)
 	ck_assert_uint_eq(s.stats[g].count, 16);
 	ck_assert_str_eq(s.stats[g].unit, "ipv4");
 	ck_assert_str_eq(s.stats[g].short_name, "mc_groups");
+	ck_assert_str_eq(s.stats[stats_snap_find(&s, "socket.offloaded")].unit, "bool");
 	ck_assert_uint_eq(stats_snap_get(&s, sl, g, 1), 0x0707070e);
 	int m = stats_snap_find(&s, "socket.rx_bytes_max");
 	ck_assert_uint_eq(s.stats[m].mode, SHIM_STAT_MAXIMUM);
@@ -357,11 +352,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return stats_test_run(suite());
 }

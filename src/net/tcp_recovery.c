@@ -1,0 +1,152 @@
+/* tcp_recovery.c — reacting to ACKs for reliability: RTT estimation and RTO (RFC 6298,
+ * Karn's rule via per-segment transmit counts), fast retransmit and recovery with SACK
+ * (RFC 6675) or NewReno partial-ACK handling (RFC 5681, 6582), and the RTO restart. */
+#include "net/tcp_priv.h"
+
+void tcp_rtt_sample(struct tcp_conn *c, uint32_t rtt)
+{
+	const struct tcp_config *cfg = &c->st->cfg;
+	uint32_t rto;
+
+	if (!rtt)
+		rtt = 1;
+	if (!c->rtt_valid) {
+		c->srtt_us = rtt;
+		c->rttvar_us = rtt / 2;
+		c->rtt_valid = true;
+	} else {
+		uint32_t err = rtt > c->srtt_us ? rtt - c->srtt_us : c->srtt_us - rtt;
+
+		c->rttvar_us = (3 * c->rttvar_us + err) / 4;
+		c->srtt_us = (7 * c->srtt_us + rtt) / 8;
+	}
+	if (!c->min_rtt_us || rtt < c->min_rtt_us)
+		c->min_rtt_us = rtt;
+	rto = c->srtt_us + (4 * c->rttvar_us > 1000 ? 4 * c->rttvar_us : 1000);
+	if (rto < cfg->rto_min_us)
+		rto = cfg->rto_min_us;
+	if (rto > cfg->rto_max_us)
+		rto = cfg->rto_max_us;
+	c->rto_us = rto;
+}
+
+void tcp_enter_recovery(struct tcp_conn *c)
+{
+	struct tcp_seg *head = c->sndq.head;
+
+	c->ssthresh = c->cc->ssthresh(c);
+	c->prior_cwnd = c->cwnd;
+	c->in_recovery = true;
+	c->recover = c->snd_max;
+	c->st->stats.fast_retrans++;
+	if (c->sack_ok) {
+		c->st->stats.sack_recoveries++;
+		c->cwnd = c->ssthresh;
+		tcp_sack_mark_lost(c);
+		if (head && !head->sacked && !head->lost) {
+			head->lost = 1;
+			c->lost_bytes += seg_seqlen(head);
+		}
+		if (head && !head->sacked)
+			tcp_retransmit_seg(c, head);
+	} else {
+		c->st->stats.reno_recoveries++;
+		if (head)
+			tcp_retransmit_seg(c, head);
+		c->cwnd = c->ssthresh + 3u * c->mss;
+	}
+	tcp_rearm_rtx(c);
+}
+
+static void exit_recovery(struct tcp_conn *c)
+{
+	uint32_t flight = tcp_flight(c);
+
+	c->in_recovery = false;
+	/* RFC 6582 3.2 step 3 option 1, bounded to avoid a burst. */
+	c->cwnd = c->ssthresh;
+	if (c->cwnd > flight + c->mss)
+		c->cwnd = flight + c->mss;
+	if (c->cwnd < c->mss)
+		c->cwnd = c->mss;
+	c->dupacks = 0;
+	tcp_sack_clear(c);
+}
+
+/* A new cumulative ACK advanced snd_una by acked bytes. */
+void tcp_ack_newdata(struct tcp_conn *c, uint32_t acked, uint32_t prior_una, uint64_t rtt)
+{
+	(void)prior_una;
+	if (c->after_rto && SEQ_GEQ(c->snd_una, c->recover))
+		c->after_rto = false;
+	if (c->in_recovery) {
+		if (SEQ_GEQ(c->snd_una, c->recover)) {
+			exit_recovery(c);
+			return;
+		}
+		/* Partial ACK. */
+		if (c->sack_ok) {
+			tcp_sack_mark_lost(c);
+		} else {
+			struct tcp_seg *head = c->sndq.head;
+
+			if (head)
+				tcp_retransmit_seg(c, head);
+			c->cwnd = c->cwnd > acked ? c->cwnd - acked : 0;
+			c->cwnd += c->mss;
+			if (c->cwnd < c->mss)
+				c->cwnd = c->mss;
+		}
+		return;
+	}
+	c->dupacks = 0;
+	c->cc->on_ack(c, acked, (uint32_t)rtt);
+}
+
+void tcp_dupack(struct tcp_conn *c)
+{
+	c->dupacks++;
+	c->st->stats.dup_acks++;
+	if (c->in_recovery) {
+		if (c->sack_ok)
+			tcp_sack_mark_lost(c);
+		else
+			c->cwnd += c->mss;	/* each dupack: a segment left the network */
+		return;
+	}
+	if (c->after_rto)
+		return;
+	if (c->dupacks >= 3)
+		tcp_enter_recovery(c);
+	else if (c->sack_ok && c->sndq.head && !c->sndq.head->sacked) {
+		/* RFC 6675: enough SACKed data above the hole counts as three dupacks. */
+		tcp_sack_mark_lost(c);
+		if (c->sndq.head->lost) {
+			c->sndq.head->lost = 0;
+			c->lost_bytes -= seg_seqlen(c->sndq.head);
+			tcp_enter_recovery(c);
+		}
+	}
+}
+
+/* The retransmission timer expired with data outstanding. */
+void tcp_rto_recovery(struct tcp_conn *c)
+{
+	uint32_t flight = tcp_flight(c);
+
+	if (c->retries == 0 || c->in_recovery)
+		c->ssthresh = c->cc->ssthresh(c);
+	(void)flight;
+	c->in_recovery = false;
+	c->after_rto = true;
+	c->recover = c->snd_max;
+	c->dupacks = 0;
+	c->cwnd = c->mss;
+	c->bytes_acked = 0;
+	tcp_sack_clear(c);
+	/* Go back: everything from snd_una is sent again as the window reopens. */
+	c->snd_nxt = c->snd_una;
+	c->snd_next_seg = c->sndq.head;
+	c->cc->on_rto(c);
+	c->st->stats.rto_timeouts++;
+}

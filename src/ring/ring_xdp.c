@@ -1,0 +1,871 @@
+/* ring_xdp.c — the AF_XDP backend. One UMEM per ring, carved into an RX and a TX
+ * buffer pool; one XSK per queue the ring covers (sharing the UMEM, each with its own
+ * fill and completion ring); TX goes out through the first queue's XSK. Our XDP
+ * program (steer.bpf.c) is attached once per interface through a BPF link and the
+ * sockets are created with libxdp's program loading inhibited, then put in our
+ * XSKMAP. Attach/detach of flows writes the program's hash maps. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/ethtool.h>
+#include <linux/if_link.h>
+#include <linux/if_xdp.h>
+#include <linux/sockios.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <xdp/xsk.h>
+
+#include "core/log.h"
+#include "ring/ring.h"
+#include "ring/steer.h"
+#include "ring/steer.skel.h"
+
+#define XDP_FRAME_SMALL		2048u
+#define XDP_FRAME_LARGE		4096u	/* largest frame copy mode accepts (page size) */
+#define XDP_MAX_BUFS		(1u << 15)	/* per pool: 64 MiB of 2 KiB frames */
+#define XDP_KICK_TRIES		64	/* sendto() rounds per flush (kernel sends 32 each) */
+
+/* Per interface: our program, its maps and the link that attaches it. */
+struct xdp_port {
+	int ifindex;
+	int refcnt;
+	struct ring_steer_bpf *skel;
+	int link_fd;		/* unpinned BPF link: closing it detaches the program */
+	const char *mode;	/* "native" or "generic" */
+	struct xdp_port *next;
+};
+
+/* One XSK: the rings of one queue. */
+struct xq {
+	struct xsk_socket *xsk;
+	struct xsk_ring_cons rx;
+	struct xsk_ring_prod tx;
+	struct xsk_ring_prod fill;
+	struct xsk_ring_cons comp;
+	int fd;
+	uint32_t queue;
+	uint32_t posted;	/* buffers given to the fill ring, not yet received */
+};
+
+struct xring {
+	struct xdp_port *port;
+	void *area;
+	size_t area_len;
+	struct xsk_umem *umem;
+	uint32_t frame_size;
+	uint32_t fill_size, tx_size;
+	struct pkt_pool rxp, txp;
+	uint32_t tx_pending;	/* submitted to the TX ring, not kicked */
+	uint32_t tx_outstanding;	/* submitted, completion not reaped */
+	unsigned rr;		/* next queue to poll */
+	unsigned nq;
+	struct xq q[];
+};
+
+static pthread_mutex_t port_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct xdp_port *ports;
+
+static inline struct xring *xr_of(struct ring *r)
+{
+	return r->priv;
+}
+
+static uint32_t pow2_at_least(uint32_t v, uint32_t min)
+{
+	uint32_t p = min;
+
+	while (p < v && p < (1u << 20))
+		p <<= 1;
+	return p;
+}
+
+/* --- interface facts ------------------------------------------------------ */
+static int if_ioctl(int ifindex, unsigned long req, struct ifreq *ifr)
+{
+	int s, rc = 0;
+
+	memset(ifr, 0, sizeof(*ifr));
+	if (!if_indextoname(ifindex, ifr->ifr_name))
+		return -ENODEV;
+	if (req == 0)
+		return 0;
+	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -errno;
+	if (ioctl(s, req, ifr) < 0)
+		rc = -errno;
+	close(s);
+	return rc;
+}
+
+/* RX queues of the interface (ethtool channels), at least 1. */
+static int if_rx_queues(int ifindex)
+{
+	struct ethtool_channels ch = { .cmd = ETHTOOL_GCHANNELS };
+	struct ifreq ifr;
+	int n;
+
+	if (if_ioctl(ifindex, 0, &ifr) < 0)
+		return 1;
+	ifr.ifr_data = (void *)&ch;
+	{
+		int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+		if (s < 0)
+			return 1;
+		n = ioctl(s, SIOCETHTOOL, &ifr);
+		close(s);
+	}
+	if (n < 0)
+		return 1;
+	n = (int)(ch.rx_count > ch.combined_count ? ch.rx_count : ch.combined_count);
+	if (n < 1)
+		n = 1;
+	return n > STEER_MAX_QUEUES ? STEER_MAX_QUEUES : n;
+}
+
+/* AF_XDP needs CAP_NET_RAW for the socket, CAP_NET_ADMIN to attach XDP and
+ * CAP_BPF (or CAP_SYS_ADMIN) to load the program. */
+static bool have_caps(void)
+{
+	char line[256];
+	unsigned long long eff = 0;
+	FILE *f = fopen("/proc/self/status", "re");
+
+	if (!f)
+		return geteuid() == 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "CapEff: %llx", &eff) == 1)
+			break;
+	fclose(f);
+	const unsigned long long net_admin = 1ull << 12, net_raw = 1ull << 13,
+				 sys_admin = 1ull << 21, bpf = 1ull << 39;
+	return (eff & net_admin) && (eff & net_raw) && (eff & (bpf | sys_admin));
+}
+
+static int xdp_probe(int ifindex, const struct ring_config *cfg, const char **why)
+{
+	struct ifreq ifr;
+	int rc;
+
+	rc = if_ioctl(ifindex, SIOCGIFFLAGS, &ifr);
+	if (rc < 0) {
+		*why = "interface not found";
+		return rc;
+	}
+	if (ifr.ifr_flags & IFF_LOOPBACK) {
+		*why = "loopback has no XDP receive path";
+		return -EOPNOTSUPP;
+	}
+	if (!have_caps()) {
+		*why = "AF_XDP needs CAP_NET_ADMIN, CAP_NET_RAW and CAP_BPF";
+		return -EPERM;
+	}
+	return 0;
+}
+
+static int xdp_max_rings(int ifindex, const struct ring_config *cfg)
+{
+	/* A queue binds one UMEM; several rings on one queue would share fill and
+	 * completion rings. One ring covers every queue of the interface. */
+	return 1;
+}
+
+/* --- program and link, one per interface -------------------------------- */
+/* Interfaces found owned by another program: the registry retries now and then (the
+ * owner may exit), and the reason is logged once per interface. port_lock held. */
+static bool busy_logged(int ifindex)
+{
+	static int seen[16];
+	static unsigned next;
+
+	for (unsigned i = 0; i < 16; i++)
+		if (seen[i] == ifindex)
+			return true;
+	seen[next++ % 16] = ifindex;
+	return false;
+}
+
+static int attach_prog(struct xdp_port *p, const struct ring_config *cfg, const char *ifname)
+{
+	int prog_fd = bpf_program__fd(p->skel->progs.shim_steer);
+	static const struct { int mode; __u32 flags; const char *name; } modes[] = {
+		{ RING_XDP_NATIVE, XDP_FLAGS_DRV_MODE, "native" },
+		{ RING_XDP_GENERIC, XDP_FLAGS_SKB_MODE, "generic" },
+	};
+	int rc = -EINVAL;
+
+	for (unsigned i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		LIBBPF_OPTS(bpf_link_create_opts, opts, .flags = modes[i].flags);
+		int fd;
+
+		if (cfg->xdp_mode != RING_XDP_AUTO && cfg->xdp_mode != modes[i].mode)
+			continue;
+		fd = bpf_link_create(prog_fd, p->ifindex, BPF_XDP, &opts);
+		if (fd >= 0) {
+			p->link_fd = fd;
+			p->mode = modes[i].name;
+			return 0;
+		}
+		rc = -errno;
+		if (rc == -EBUSY || rc == -EEXIST) {
+			__u32 id = 0;
+
+			if (busy_logged(p->ifindex))
+				return -EBUSY;
+			bpf_xdp_query_id(p->ifindex, 0, &id);
+			log_warn("xdp: %s already has an XDP program (id %u, another libshim "
+				 "process or tool owns it): its sockets stay with the kernel",
+				 ifname, id);
+			return -EBUSY;
+		}
+		log_dbg("xdp: %s: %s attach failed: %s", ifname, modes[i].name, strerror(-rc));
+	}
+	return rc;
+}
+
+static void port_put_locked(struct xdp_port *p)
+{
+	struct xdp_port **pp;
+
+	if (--p->refcnt > 0)
+		return;
+	for (pp = &ports; *pp; pp = &(*pp)->next)
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	close(p->link_fd);
+	ring_steer_bpf__destroy(p->skel);
+	free(p);
+}
+
+static int port_get(int ifindex, const struct ring_config *cfg, const char *ifname,
+		    struct xdp_port **out)
+{
+	struct xdp_port *p;
+	int rc;
+
+	pthread_mutex_lock(&port_lock);
+	for (p = ports; p; p = p->next)
+		if (p->ifindex == ifindex) {
+			p->refcnt++;
+			*out = p;
+			pthread_mutex_unlock(&port_lock);
+			return 0;
+		}
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		rc = -ENOMEM;
+		goto out_unlock;
+	}
+	p->ifindex = ifindex;
+	p->refcnt = 1;
+	p->skel = ring_steer_bpf__open_and_load();
+	if (!p->skel) {
+		rc = -errno ? -errno : -EINVAL;
+		log_warn("xdp: %s: cannot load the steering program: %s", ifname,
+			 strerror(-rc));
+		goto out_free;
+	}
+	rc = attach_prog(p, cfg, ifname);
+	if (rc < 0) {
+		if (rc != -EBUSY)
+			log_warn("xdp: %s: cannot attach XDP (%s mode): %s", ifname,
+				 cfg->xdp_mode == RING_XDP_NATIVE ? "native" :
+				 cfg->xdp_mode == RING_XDP_GENERIC ? "generic" : "any",
+				 strerror(-rc));
+		goto out_skel;
+	}
+	p->next = ports;
+	ports = p;
+	*out = p;
+	log_info("xdp: %s: steering program attached in %s mode", ifname, p->mode);
+	pthread_mutex_unlock(&port_lock);
+	return 0;
+
+out_skel:
+	ring_steer_bpf__destroy(p->skel);
+out_free:
+	free(p);
+out_unlock:
+	pthread_mutex_unlock(&port_lock);
+	return rc;
+}
+
+/* --- sockets ---------------------------------------------------------------- */
+static int xq_create(struct ring *r, struct xring *x, struct xq *q, bool first)
+{
+	struct xsk_socket_config sc = {
+		.rx_size = x->fill_size,
+		.tx_size = first ? x->tx_size : 0,
+		.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
+	};
+	__u16 copy = XDP_COPY | (r->cfg.need_wakeup ? XDP_USE_NEED_WAKEUP : 0);
+	int rc = -EINVAL;
+
+	for (int zc = r->cfg.zerocopy ? 1 : 0; zc >= 0; zc--) {
+		sc.bind_flags = zc ? (copy & ~XDP_COPY) | XDP_ZEROCOPY : copy;
+		if (first)
+			rc = xsk_socket__create(&q->xsk, r->ifname, q->queue, x->umem, &q->rx,
+						&q->tx, &sc);
+		else
+			rc = xsk_socket__create_shared(&q->xsk, r->ifname, q->queue, x->umem,
+						       &q->rx, NULL, &q->fill, &q->comp, &sc);
+		if (rc == 0 || (zc && r->cfg.zerocopy == 1)) {
+			if (rc == 0 && zc)
+				log_info("xdp: %s queue %u: zero-copy", r->ifname, q->queue);
+			break;
+		}
+		if (zc)
+			log_dbg("xdp: %s queue %u: no zero-copy (%s), using copy mode",
+				r->ifname, q->queue, strerror(-rc));
+	}
+	if (rc < 0) {
+		if (r->cfg.zerocopy == 1 && rc == -EOPNOTSUPP)
+			log_warn("xdp: %s queue %u: SHIM_XDP_ZEROCOPY=1 but the driver has no "
+				 "AF_XDP zero-copy (use 2 to fall back to copy mode)", r->ifname,
+				 q->queue);
+		else
+			log_warn("xdp: %s queue %u: cannot create AF_XDP socket: %s", r->ifname,
+				 q->queue, strerror(-rc));
+		return rc;
+	}
+	q->fd = xsk_socket__fd(q->xsk);
+	return 0;
+}
+
+static int xq_publish(struct ring *r, struct xring *x, struct xq *q)
+{
+	__u32 key = (uint32_t)r->index * STEER_MAX_QUEUES + q->queue;
+	int fd = q->fd;
+
+	if (bpf_map_update_elem(bpf_map__fd(x->port->skel->maps.xsks), &key, &fd, BPF_ANY) < 0)
+		return -errno;
+	return 0;
+}
+
+static void xq_unpublish(struct ring *r, struct xring *x, struct xq *q)
+{
+	__u32 key = (uint32_t)r->index * STEER_MAX_QUEUES + q->queue;
+
+	bpf_map_delete_elem(bpf_map__fd(x->port->skel->maps.xsks), &key);
+}
+
+static unsigned xdp_refill(struct ring *r);
+
+static void xdp_close(struct ring *r)
+{
+	struct xring *x = xr_of(r);
+
+	if (!x)
+		return;
+	if (r->forked)	/* fork() child: the lock may have been held by a lost thread */
+		pthread_mutex_init(&port_lock, NULL);
+	for (unsigned i = 0; i < x->nq; i++) {
+		if (!x->q[i].xsk)
+			continue;
+		if (x->port && !r->forked)
+			xq_unpublish(r, x, &x->q[i]);
+		xsk_socket__delete(x->q[i].xsk);
+	}
+	if (x->umem)
+		xsk_umem__delete(x->umem);
+	if (x->port) {
+		pthread_mutex_lock(&port_lock);
+		port_put_locked(x->port);
+		pthread_mutex_unlock(&port_lock);
+	}
+	pkt_pool_fini(&x->rxp);
+	pkt_pool_fini(&x->txp);
+	if (x->area && !r->forked)	/* MADV_DONTFORK: a child never had it */
+		munmap(x->area, x->area_len);
+	if (r->wake_fd >= 0)
+		close(r->wake_fd);
+	r->wake_fd = -1;
+	free(x);
+	r->priv = NULL;
+}
+
+static int xdp_open(struct ring *r)
+{
+	const struct ring_config *c = &r->cfg;
+	struct xring *x;
+	struct ifreq ifr;
+	int nq_if, first, nq, rc;
+	uint32_t rx_bufs, tx_bufs;
+
+	nq_if = if_rx_queues(r->ifindex);
+	first = c->first_queue < 0 ? 0 : c->first_queue;
+	nq = c->nqueues > 0 ? c->nqueues : nq_if - first;
+	if (first >= nq_if || nq <= 0 || first + nq > nq_if) {
+		log_warn("xdp: %s has %d queue(s); queues %d..%d do not exist", r->ifname,
+			 nq_if, first, first + nq - 1);
+		return -EINVAL;
+	}
+	x = calloc(1, sizeof(*x) + (size_t)nq * sizeof(struct xq));
+	if (!x)
+		return -ENOMEM;
+	r->priv = x;
+	r->wake_fd = -1;
+	x->nq = (unsigned)nq;
+	for (int i = 0; i < nq; i++)
+		x->q[i].queue = (uint32_t)(first + i);
+
+	if (if_ioctl(r->ifindex, SIOCGIFMTU, &ifr) == 0)
+		r->mtu = (uint32_t)ifr.ifr_mtu;
+	if (if_ioctl(r->ifindex, SIOCGIFHWADDR, &ifr) == 0)
+		memcpy(r->mac, ifr.ifr_hwaddr.sa_data, 6);
+
+	/* The program first: when another process owns the interface this fails
+	 * before any memory is pinned. */
+	rc = port_get(r->ifindex, c, r->ifname, &x->port);
+	if (rc < 0) {
+		x->port = NULL;
+		goto out;
+	}
+
+	/* Frames hold XDP_PACKET_HEADROOM in front of the packet in copy mode. */
+	x->frame_size = c->frame_size ? c->frame_size :
+			(r->mtu + 14 + 4 + XDP_PACKET_HEADROOM <= XDP_FRAME_SMALL ?
+			 XDP_FRAME_SMALL : XDP_FRAME_LARGE);
+	x->fill_size = pow2_at_least(c->rx_wre, 64);
+	x->tx_size = pow2_at_least(c->tx_wre, 64);
+	/* Enough RX buffers to keep every fill ring full plus a batch in flight. */
+	rx_bufs = c->rx_bufs;
+	if (rx_bufs < x->fill_size * (uint32_t)nq + c->batch)
+		rx_bufs = x->fill_size * (uint32_t)nq + c->batch;
+	if (rx_bufs > XDP_MAX_BUFS)
+		rx_bufs = XDP_MAX_BUFS;
+	tx_bufs = c->tx_bufs < x->tx_size ? x->tx_size : c->tx_bufs;
+	if (tx_bufs > XDP_MAX_BUFS)
+		tx_bufs = XDP_MAX_BUFS;
+
+	x->area_len = (size_t)(rx_bufs + tx_bufs) * x->frame_size;
+	x->area = mmap(NULL, x->area_len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (x->area == MAP_FAILED) {
+		x->area = NULL;
+		rc = -errno;
+		goto out;
+	}
+	/* A forked child must not share (or copy-on-write) memory the kernel writes. */
+	madvise(x->area, x->area_len, MADV_DONTFORK);
+	rc = pkt_pool_init(&x->rxp, x->area, 0, rx_bufs, x->frame_size, 0);
+	if (rc < 0)
+		goto out;
+	rc = pkt_pool_init(&x->txp, (uint8_t *)x->area + (size_t)rx_bufs * x->frame_size,
+			   (uint64_t)rx_bufs * x->frame_size, tx_bufs, x->frame_size, PKT_F_TX);
+	if (rc < 0)
+		goto out;
+	x->rxp.owner = x->txp.owner = r;
+	RING_STAT_SET(r, rx_buf_total, rx_bufs);
+	RING_STAT_SET(r, tx_buf_total, tx_bufs);
+	RING_STAT_SET(r, buf_size, x->frame_size);
+
+	struct xsk_umem_config uc = {
+		.fill_size = x->fill_size,
+		.comp_size = x->tx_size,
+		.frame_size = x->frame_size,
+		.frame_headroom = 0,
+		.flags = 0,
+	};
+	rc = xsk_umem__create(&x->umem, x->area, x->area_len, &x->q[0].fill, &x->q[0].comp, &uc);
+	if (rc < 0) {
+		log_warn("xdp: %s: cannot register UMEM of %zu bytes: %s", r->ifname,
+			 x->area_len, strerror(-rc));
+		x->umem = NULL;
+		goto out;
+	}
+	r->wake_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (r->wake_fd < 0) {
+		rc = -errno;
+		goto out;
+	}
+	for (unsigned i = 0; i < x->nq; i++) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = i };
+
+		rc = xq_create(r, x, &x->q[i], i == 0);
+		if (rc < 0)
+			goto out;
+		if (epoll_ctl(r->wake_fd, EPOLL_CTL_ADD, x->q[i].fd, &ev) < 0) {
+			rc = -errno;
+			goto out;
+		}
+	}
+	xdp_refill(r);
+	for (unsigned i = 0; i < x->nq; i++) {
+		rc = xq_publish(r, x, &x->q[i]);
+		if (rc < 0)
+			goto out;
+	}
+	log_info("xdp: %s ring %d: %u queue(s) from %d, %u+%u buffers of %u bytes, "
+		 "rings %u/%u, %s mode", r->ifname, r->index, x->nq, first, rx_bufs, tx_bufs,
+		 x->frame_size, x->fill_size, x->tx_size, x->port->mode);
+	return 0;
+out:
+	xdp_close(r);
+	return rc;
+}
+
+/* --- RX --------------------------------------------------------------------- */
+static unsigned xdp_refill(struct ring *r)
+{
+	struct xring *x = xr_of(r);
+	unsigned total = 0;
+
+	pkt_pool_drain(&x->rxp);
+	for (unsigned i = 0; i < x->nq && x->rxp.nfree; i++) {
+		struct xq *q = &x->q[i];
+		uint32_t room = x->fill_size - q->posted, n, idx;
+
+		if (room < 16 && q->posted)
+			continue;	/* batch small refills */
+		n = room < x->rxp.nfree ? room : x->rxp.nfree;
+		n = xsk_prod_nb_free(&q->fill, n) < n ? xsk_prod_nb_free(&q->fill, n) : n;
+		if (!n || xsk_ring_prod__reserve(&q->fill, n, &idx) != n)
+			continue;
+		for (uint32_t k = 0; k < n; k++) {
+			struct shim_pkt *p = pkt_pool_get(&x->rxp);
+
+			*xsk_ring_prod__fill_addr(&q->fill, idx + k) = p->addr;
+		}
+		xsk_ring_prod__submit(&q->fill, n);
+		q->posted += n;
+		total += n;
+	}
+	if (total) {
+		uint64_t lvl = 0;
+
+		for (unsigned i = 0; i < x->nq; i++)
+			lvl += x->q[i].posted;
+		RING_STAT_SET(r, fill_level, lvl);
+	}
+	return total;
+}
+
+static inline uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void kick_fill(struct ring *r, struct xq *q)
+{
+	if (!xsk_ring_prod__needs_wakeup(&q->fill))
+		return;
+	recvfrom(q->fd, NULL, 0, MSG_DONTWAIT, NULL, NULL);
+	RING_STAT_ADD(r, wakeups_requested, 1);
+}
+
+static unsigned xdp_rx_burst(struct ring *r, struct shim_pkt **pkts, unsigned n)
+{
+	struct xring *x = xr_of(r);
+	unsigned got = 0, start = x->rr;
+	uint64_t bytes = 0, ts = 0;
+
+	for (unsigned k = 0; k < x->nq && got < n; k++) {
+		struct xq *q = &x->q[(start + k) % x->nq];
+		uint32_t idx, m = xsk_ring_cons__peek(&q->rx, n - got, &idx);
+
+		if (!m) {
+			if (r->cfg.need_wakeup)
+				kick_fill(r, q);
+			continue;
+		}
+		if (!ts)
+			ts = now_ns();
+		for (uint32_t i = 0; i < m; i++) {
+			const struct xdp_desc *d = xsk_ring_cons__rx_desc(&q->rx, idx + i);
+			uint64_t addr = xsk_umem__add_offset_to_addr(d->addr);
+			struct shim_pkt *p = pkt_pool_lookup(&x->rxp, addr);
+
+			if (!p) {	/* cannot happen unless the kernel is confused */
+				RING_STAT_ADD(r, rx_drops, 1);
+				continue;
+			}
+			p->data = (uint8_t *)x->area + addr;
+			p->len = d->len;
+			p->cap = x->frame_size - (uint32_t)(addr - p->addr);
+			p->queue = (uint16_t)q->queue;
+			p->flags = 0;
+			p->next = p->frag = NULL;
+			p->l3_off = p->l4_off = 0;
+			p->ts_ns = ts;
+			p->ring = r;
+			atomic_store_explicit(&p->refcnt, 1, memory_order_relaxed);
+			pkts[got++] = p;
+			bytes += d->len;
+		}
+		xsk_ring_cons__release(&q->rx, m);
+		q->posted -= m;
+	}
+	x->rr = (start + 1) % x->nq;
+	RING_STAT_ADD(r, rx_polls, 1);
+	if (!got) {
+		RING_STAT_ADD(r, rx_empty_polls, 1);
+		return 0;
+	}
+	RING_STAT_ADD(r, rx_packets, got);
+	RING_STAT_ADD(r, rx_bytes, bytes);
+	return got;
+}
+
+static int xdp_arm(struct ring *r)
+{
+	struct xring *x = xr_of(r);
+
+	xdp_refill(r);
+	for (unsigned i = 0; i < x->nq; i++) {
+		if (xsk_cons_nb_avail(&x->q[i].rx, 1))
+			return -EAGAIN;
+		kick_fill(r, &x->q[i]);
+	}
+	return 0;
+}
+
+/* --- TX --------------------------------------------------------------------- */
+static unsigned xdp_tx_reap(struct ring *r)
+{
+	struct xring *x = xr_of(r);
+	struct xq *q = &x->q[0];
+	uint32_t idx, n;
+
+	if (!x->tx_outstanding)
+		return 0;
+	n = xsk_ring_cons__peek(&q->comp, x->tx_size, &idx);
+	if (!n)
+		return 0;
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t addr = *xsk_ring_cons__comp_addr(&q->comp, idx + i);
+		struct shim_pkt *p = pkt_pool_lookup(&x->txp, xsk_umem__add_offset_to_addr(addr));
+
+		if (p && atomic_fetch_sub_explicit(&p->refcnt, 1, memory_order_acq_rel) == 1)
+			pkt_pool_put_local(&x->txp, p);
+	}
+	xsk_ring_cons__release(&q->comp, n);
+	x->tx_outstanding -= n;
+	RING_STAT_ADD(r, tx_completions, n);
+	return n;
+}
+
+static unsigned xdp_tx_alloc(struct ring *r, struct shim_pkt **pkts, unsigned n)
+{
+	struct xring *x = xr_of(r);
+	unsigned got = 0;
+
+	if (x->txp.nfree < n) {
+		xdp_tx_reap(r);
+		pkt_pool_drain(&x->txp);
+	}
+	while (got < n) {
+		struct shim_pkt *p = pkt_pool_get(&x->txp);
+
+		if (!p)
+			break;
+		p->ring = r;
+		pkts[got++] = p;
+	}
+	if (got < n)
+		RING_STAT_ADD(r, tx_no_buf, 1);
+	return got;
+}
+
+static void xdp_tx_flush(struct ring *r)
+{
+	struct xring *x = xr_of(r);
+	struct xq *q = &x->q[0];
+
+	if (!x->tx_pending)
+		return;
+	x->tx_pending = 0;
+	if (r->cfg.need_wakeup && !xsk_ring_prod__needs_wakeup(&q->tx))
+		return;
+	for (int i = 0; i < XDP_KICK_TRIES; i++) {
+		RING_STAT_ADD(r, wakeups_requested, 1);
+		if (sendto(q->fd, NULL, 0, MSG_DONTWAIT, NULL, 0) >= 0)
+			break;
+		/* EAGAIN: the kernel sent its budget and more is queued; EBUSY/ENOBUFS:
+		 * the device is busy, the next flush or reap retries. */
+		if (errno != EAGAIN)
+			break;
+	}
+}
+
+static unsigned xdp_tx_burst(struct ring *r, struct shim_pkt **pkts, unsigned n)
+{
+	struct xring *x = xr_of(r);
+	struct xq *q = &x->q[0];
+	uint32_t idx = 0, room, ok = 0;
+	uint64_t bytes = 0;
+
+	room = xsk_prod_nb_free(&q->tx, n);
+	if (room < n) {
+		xdp_tx_flush(r);
+		xdp_tx_reap(r);
+		room = xsk_prod_nb_free(&q->tx, n);
+	}
+	if (room > n)
+		room = n;
+	if (room && xsk_ring_prod__reserve(&q->tx, room, &idx) != room)
+		room = 0;
+	for (unsigned i = 0; i < n; i++) {
+		struct shim_pkt *p = pkts[i];
+		uint64_t frame = p->addr, off = 0;
+
+		if (p->pool == &x->txp)
+			off = (uint64_t)(p->data - ((uint8_t *)x->area + frame));
+		if (p->pool != &x->txp || ok >= room || off + p->len > x->frame_size) {
+			/* Not ours, no room, or overruns the frame: drop, counted. */
+			RING_STAT_ADD(r, tx_drops, 1);
+			pkt_free(p);
+			continue;
+		}
+		struct xdp_desc *d = xsk_ring_prod__tx_desc(&q->tx, idx + ok);
+
+		d->addr = frame + off;
+		d->len = p->len;
+		d->options = 0;
+		bytes += p->len;
+		ok++;
+	}
+	if (ok < room) {
+		/* Fill the unused reservation with nothing: give the slots back. */
+		q->tx.cached_prod -= room - ok;
+	}
+	if (ok) {
+		xsk_ring_prod__submit(&q->tx, ok);
+		x->tx_pending += ok;
+		x->tx_outstanding += ok;
+		RING_STAT_ADD(r, tx_packets, ok);
+		RING_STAT_ADD(r, tx_bytes, bytes);
+	}
+	return ok;
+}
+
+/* --- flows ------------------------------------------------------------------ */
+static int flow_map_op(struct ring *r, const struct ring_flow *f, bool add)
+{
+	struct xring *x = xr_of(r);
+	struct steer_val v = { .slot = (uint32_t)r->index };
+	struct bpf_map *m;
+	union {
+		struct steer_key5 k5;
+		struct steer_key3 k3;
+		__u32 group;
+	} key;
+	int rc;
+
+	if (r->forked)	/* the maps are the parent's */
+		return 0;
+	memset(&key, 0, sizeof(key));
+	switch (f->kind) {
+	case RING_FLOW_5TUPLE:
+		key.k5.saddr = f->src_ip;
+		key.k5.daddr = f->dst_ip;
+		key.k5.sport = f->src_port;
+		key.k5.dport = f->dst_port;
+		key.k5.proto = f->proto;
+		m = x->port->skel->maps.flow5;
+		break;
+	case RING_FLOW_3TUPLE:
+		key.k3.daddr = f->dst_ip;
+		key.k3.dport = f->dst_port;
+		key.k3.proto = f->proto;
+		m = x->port->skel->maps.flow3;
+		break;
+	case RING_FLOW_MCAST:
+		key.group = f->dst_ip;
+		m = x->port->skel->maps.mcast;
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (f->proto != IPPROTO_UDP && f->proto != IPPROTO_TCP)
+		return -EPROTONOSUPPORT;
+	rc = add ? bpf_map_update_elem(bpf_map__fd(m), &key, &v, BPF_ANY) :
+		   bpf_map_delete_elem(bpf_map__fd(m), &key);
+	return rc < 0 ? -errno : 0;
+}
+
+static int xdp_flow_add(struct ring *r, const struct ring_flow *f)
+{
+	return flow_map_op(r, f, true);
+}
+
+static int xdp_flow_del(struct ring *r, const struct ring_flow *f)
+{
+	int rc = flow_map_op(r, f, false);
+
+	return rc == -ENOENT ? 0 : rc;
+}
+
+static void xdp_stats_sync(struct ring *r)
+{
+	struct xring *x = xr_of(r);
+	struct ring_stats *s = &r->stats;
+	uint64_t drop = 0, rinv = 0, tinv = 0, full = 0, fempty = 0, tempty = 0;
+
+	for (unsigned i = 0; i < x->nq; i++) {
+		struct xdp_statistics st;
+		socklen_t len = sizeof(st);
+
+		if (getsockopt(x->q[i].fd, SOL_XDP, XDP_STATISTICS, &st, &len) < 0)
+			continue;
+		drop += st.rx_dropped;
+		rinv += st.rx_invalid_descs;
+		tinv += st.tx_invalid_descs;
+		full += st.rx_ring_full;
+		fempty += st.rx_fill_ring_empty_descs;
+		tempty += st.tx_ring_empty_descs;
+	}
+	__atomic_store_n(&s->k_rx_dropped, drop, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->k_rx_invalid, rinv, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->k_tx_invalid, tinv, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->k_rx_ring_full, full, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->k_fill_empty, fempty, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->k_tx_ring_empty, tempty, __ATOMIC_RELAXED);
+	/* RX buffers posted to the fill rings are not in use by the application. */
+	uint64_t rx_free = pkt_pool_available(&x->rxp) + __atomic_load_n(&s->fill_level,
+									 __ATOMIC_RELAXED);
+	uint64_t tx_free = pkt_pool_available(&x->txp);
+
+	__atomic_store_n(&s->rx_buf_free, rx_free, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->tx_buf_free, tx_free, __ATOMIC_RELAXED);
+	if (x->rxp.nbufs - rx_free > s->rx_buf_used_max)
+		__atomic_store_n(&s->rx_buf_used_max, x->rxp.nbufs - rx_free, __ATOMIC_RELAXED);
+	if (x->txp.nbufs - tx_free > s->tx_buf_used_max)
+		__atomic_store_n(&s->tx_buf_used_max, x->txp.nbufs - tx_free, __ATOMIC_RELAXED);
+}
+
+const struct ring_ops ring_xdp_ops = {
+	.name = "xdp",
+	.probe = xdp_probe,
+	.max_rings = xdp_max_rings,
+	.open = xdp_open,
+	.close = xdp_close,
+	.rx_burst = xdp_rx_burst,
+	.refill = xdp_refill,
+	.tx_alloc = xdp_tx_alloc,
+	.tx_burst = xdp_tx_burst,
+	.tx_flush = xdp_tx_flush,
+	.tx_reap = xdp_tx_reap,
+	.arm = xdp_arm,
+	.flow_add = xdp_flow_add,
+	.flow_del = xdp_flow_del,
+	.stats_sync = xdp_stats_sync,
+};

@@ -1,0 +1,406 @@
+/* test_tcp_loss.c — reliability under loss: fast retransmit and NewReno recovery,
+ * SACK scoreboard recovery, RTO value, backoff and Karn's rule, retry limits, the
+ * out-of-order queue and its limit, and bulk transfers through a lossy, reordering,
+ * duplicating, corrupting wire checked byte for byte. */
+#include <check.h>
+#include <errno.h>
+#include <arpa/inet.h>
+
+#include "tcp_harness.h"
+#include "net/proto/tcp.h"
+
+static struct tcp_conn *cl, *sv, *ls;
+
+static struct th *setup(const struct tcp_config *a, const struct tcp_config *b)
+{
+	struct th *th = th_new(a, b);
+
+	cl = sv = ls = NULL;
+	ck_assert_int_eq(th_establish(th, 80, &cl, &sv, &ls), 0);
+	return th;
+}
+
+static void finish(struct th *th)
+{
+	if (cl)
+		tcp_close(cl);
+	if (sv)
+		tcp_close(sv);
+	if (ls)
+		tcp_close(ls);
+	ck_assert_int_eq(th_finish(th), 0);
+}
+
+static void no_sack(struct tcp_config *a, struct tcp_config *b)
+{
+	th_config(a);
+	th_config(b);
+	a->sack = b->sack = false;
+}
+
+static const struct th_seg *first_retransmission(const struct th *th, int from,
+						 uint32_t seq, size_t *index)
+{
+	size_t seen = 0;
+
+	for (size_t i = 0; i < th->nlog; i++) {
+		const struct th_seg *s = &th->log[i];
+
+		if (s->from == from && s->seq == seq && s->len && seen++ == 1) {
+			if (index)
+				*index = i;
+			return s;
+		}
+	}
+	return NULL;
+}
+
+START_TEST(fast_retransmit_after_three_dupacks_without_sack)
+{
+	struct tcp_config a, b;
+	struct th *th;
+	const struct th_seg *lost, *rx;
+	const struct tcp_stack_stats *sa;
+
+	no_sack(&a, &b);
+	th = setup(&a, &b);
+	th_drop_rule(th, TH_A, 0, 0, 1, 4, 1);
+	ck_assert_int_eq(th_transfer(th, cl, sv, 100000, 10000000), 100000);
+	lost = th_find(th, TH_A, 0, 0, 0);
+	for (size_t i = 0; i < th->nlog; i++)
+		if (th->log[i].dropped)
+			lost = &th->log[i];
+	ck_assert(lost->dropped);
+	rx = first_retransmission(th, TH_A, lost->seq, NULL);
+	ck_assert_ptr_nonnull(rx);
+	ck_assert_uint_lt(rx->t_us - lost->t_us, 20000);	/* far sooner than any RTO */
+	sa = tcp_stack_stats(th->side[TH_A].st);
+	ck_assert_int_eq(sa->reno_recoveries, 1);
+	ck_assert_int_eq(sa->sack_recoveries, 0);
+	ck_assert_int_eq(sa->rto_timeouts, 0);
+	ck_assert_int_ge(sa->dup_acks, 3);
+	finish(th);
+}
+END_TEST
+
+START_TEST(newreno_partial_acks_repair_several_losses)
+{
+	struct tcp_config a, b;
+	struct th *th;
+	const struct tcp_stack_stats *sa;
+
+	no_sack(&a, &b);
+	th = setup(&a, &b);
+	th_drop_nth(th, TH_A, 6);
+	th_drop_nth(th, TH_A, 8);
+	th_drop_nth(th, TH_A, 10);
+	ck_assert_int_eq(th_transfer(th, cl, sv, 200000, 10000000), 200000);
+	sa = tcp_stack_stats(th->side[TH_A].st);
+	ck_assert_int_eq(sa->reno_recoveries, 1);
+	ck_assert_int_eq(sa->rto_timeouts, 0);
+	ck_assert_int_eq(sa->retrans_segs, 3);
+	finish(th);
+}
+END_TEST
+
+START_TEST(sack_recovery_repairs_several_losses_in_one_round_trip)
+{
+	struct th *th = setup(NULL, NULL);
+	const struct tcp_stack_stats *sa;
+	uint64_t t_first = 0, t_last = 0;
+
+	th_drop_nth(th, TH_A, 6);
+	th_drop_nth(th, TH_A, 8);
+	th_drop_nth(th, TH_A, 10);
+	ck_assert_int_eq(th_transfer(th, cl, sv, 200000, 10000000), 200000);
+	sa = tcp_stack_stats(th->side[TH_A].st);
+	ck_assert_int_eq(sa->sack_recoveries, 1);
+	ck_assert_int_eq(sa->rto_timeouts, 0);
+	ck_assert_int_eq(sa->retrans_segs, 3);
+	/* All three holes are resent within about one RTT (1 ms here), not one per RTT. */
+	for (size_t i = 0; i < th->nlog; i++) {
+		const struct th_seg *s = &th->log[i];
+
+		if (s->from != TH_A || !s->len || s->dropped)
+			continue;
+		for (size_t j = 0; j < i; j++) {
+			if (th->log[j].from == TH_A && th->log[j].dropped && th->log[j].seq == s->seq) {
+				if (!t_first)
+					t_first = s->t_us;
+				t_last = s->t_us;
+			}
+		}
+	}
+	ck_assert_uint_le(t_last - t_first, 1000);
+	finish(th);
+}
+END_TEST
+
+START_TEST(sack_blocks_describe_out_of_order_data)
+{
+	struct th *th = setup(NULL, NULL);
+	const struct th_seg *lost = NULL, *dup = NULL;
+
+	th_drop_nth(th, TH_A, 3);
+	ck_assert_int_eq(th_transfer(th, cl, sv, 20000, 10000000), 20000);
+	for (size_t i = 0; i < th->nlog; i++)
+		if (th->log[i].dropped)
+			lost = &th->log[i];
+	ck_assert_ptr_nonnull(lost);
+	for (size_t i = 0; i < th->nlog && !dup; i++)
+		if (th->log[i].from == TH_B && th->log[i].nsack)
+			dup = &th->log[i];
+	ck_assert_ptr_nonnull(dup);
+	ck_assert_uint_eq(dup->ack, lost->seq);
+	ck_assert_uint_eq(dup->sack[0][0], lost->seq + lost->len);
+	ck_assert_uint_gt(dup->sack[0][1], dup->sack[0][0]);
+	finish(th);
+}
+END_TEST
+
+START_TEST(rto_doubles_on_each_timeout)
+{
+	struct th *th = setup(NULL, NULL);
+	uint64_t t[5];
+
+	th->blackhole[TH_A] = true;
+	ck_assert_int_eq(tcp_send(cl, "x", 1, 0), 1);
+	th_advance(th, 7000000);
+	for (int i = 0; i < 5; i++) {
+		const struct th_seg *s = th_find(th, TH_A, TCP_SYN, 0, 1 + (size_t)i);
+
+		ck_assert_ptr_nonnull(s);
+		t[i] = s->t_us;
+	}
+	/* min RTO 200 ms then 400, 800, 1600 */
+	ck_assert_uint_eq(t[1] - t[0], 200000);
+	ck_assert_uint_eq(t[2] - t[1], 400000);
+	ck_assert_uint_eq(t[3] - t[2], 800000);
+	ck_assert_uint_eq(t[4] - t[3], 1600000);
+	ck_assert_int_ge(tcp_stack_stats(th->side[TH_A].st)->rto_timeouts, 4);
+	th->blackhole[TH_A] = false;
+	th_advance(th, 10000000);
+	ck_assert_uint_eq(tcp_tx_queued(cl), 0);
+	finish(th);
+}
+END_TEST
+
+START_TEST(rto_honours_configured_minimum)
+{
+	struct tcp_config a;
+	struct th *th;
+	const struct th_seg *s0, *s1;
+
+	th_config(&a);
+	a.rto_min_us = 50000;
+	th = setup(&a, NULL);
+	th_drop_rule(th, TH_A, 0, 0, 1, 0, 1);
+	ck_assert_int_eq(tcp_send(cl, "x", 1, 0), 1);
+	th_advance(th, 100000);
+	s0 = th_find(th, TH_A, TCP_SYN, 0, 1);
+	s1 = th_find(th, TH_A, TCP_SYN, 0, 2);
+	ck_assert(s0->dropped && s0->len == 1);
+	ck_assert_uint_eq(s1->seq, s0->seq);
+	ck_assert_uint_eq(s1->t_us - s0->t_us, 50000);
+	finish(th);
+}
+END_TEST
+
+START_TEST(karn_ignores_samples_from_retransmitted_segments)
+{
+	struct tcp_config a, b;
+	struct th *th;
+	struct tcp_info ti;
+
+	no_sack(&a, &b);
+	a.timestamps = b.timestamps = false;
+	th = setup(&a, &b);
+	ck_assert_int_eq(tcp_setopt(sv, TCP_OPT_QUICKACK, 1), 0);
+	ck_assert_int_eq(th_transfer(th, cl, sv, 3000, 1000000), 3000);
+	th_drop_rule(th, TH_A, 0, 0, 1, 0, 1);
+	ck_assert_int_eq(th_transfer(th, cl, sv, 100, 2000000), 100);
+	tcp_get_info(cl, &ti);
+	/* The 200+ ms RTO round trip must not pollute srtt (1 ms path). */
+	ck_assert_uint_lt(ti.tcpi_rtt, 5000);
+	ck_assert_uint_eq(ti.tcpi_total_retrans, 1);
+	finish(th);
+}
+END_TEST
+
+START_TEST(rtt_is_measured_from_timestamps)
+{
+	struct th *th;
+	struct tcp_info ti;
+
+	th = th_new(NULL, NULL);
+	th->delay_us = 10000;	/* 20 ms RTT */
+	cl = sv = ls = NULL;
+	ck_assert_int_eq(th_listen(th, TH_B, 80, 4, &ls), 0);
+	ck_assert_int_eq(th_connect(th, TH_A, 80, &cl), 0);
+	th_advance(th, 100000);
+	ck_assert_int_eq(tcp_accept(ls, &sv), 0);
+	ck_assert_int_eq(th_transfer(th, cl, sv, 100000, 10000000), 100000);
+	tcp_get_info(cl, &ti);
+	ck_assert_uint_ge(ti.tcpi_rtt, 19000);
+	ck_assert_uint_le(ti.tcpi_rtt, 22000);
+	ck_assert_uint_ge(ti.tcpi_rto, 200000);
+	finish(th);
+}
+END_TEST
+
+START_TEST(connection_times_out_after_retries)
+{
+	struct tcp_config a;
+	struct th *th;
+	char buf[4];
+
+	th_config(&a);
+	a.retries2 = 4;
+	th = setup(&a, NULL);
+	th->blackhole[TH_A] = true;
+	ck_assert_int_eq(tcp_send(cl, "x", 1, 0), 1);
+	th_advance(th, 60000000);
+	ck_assert_int_eq(tcp_state(cl), TCP_ST_CLOSED);
+	ck_assert_int_eq(tcp_recv(cl, buf, sizeof(buf), 0), -ETIMEDOUT);
+	ck_assert_uint_eq(th_count_data(th, TH_A), 5);
+	th->blackhole[TH_A] = false;
+	tcp_abort(sv);
+	finish(th);
+}
+END_TEST
+
+START_TEST(rto_restarts_with_one_segment_window)
+{
+	struct th *th = setup(NULL, NULL);
+	struct tcp_info ti;
+
+	th->blackhole[TH_B] = true;	/* ACKs vanish */
+	long first = th_transfer(th, cl, sv, 50000, 210000);
+
+	ck_assert_int_gt(first, 0);
+	tcp_get_info(cl, &ti);
+	ck_assert_uint_eq(ti.tcpi_snd_cwnd, 1);
+	ck_assert_uint_eq(ti.tcpi_ca_state, 4);
+	th->blackhole[TH_B] = false;
+	th_advance(th, 2000000);
+	ck_assert_uint_eq(tcp_tx_queued(cl), 0);
+	{
+		static char buf[65536];
+
+		ck_assert_uint_eq(th_drain(sv, buf, sizeof(buf)), 50000 - (size_t)first);
+	}
+	tcp_get_info(cl, &ti);
+	ck_assert_uint_gt(ti.tcpi_snd_cwnd, 1);
+	finish(th);
+}
+END_TEST
+
+START_TEST(out_of_order_queue_respects_its_limit)
+{
+	struct tcp_config b;
+	struct th *th;
+
+	th_config(&b);
+	b.ooo_max_bytes = 4000;
+	th = setup(NULL, &b);
+	th_drop_nth(th, TH_A, 3);
+	ck_assert_int_eq(th_transfer(th, cl, sv, 100000, 10000000), 100000);
+	ck_assert_int_gt(tcp_stack_stats(th->side[TH_B].st)->ooo_drops, 0);
+	finish(th);
+}
+END_TEST
+
+START_TEST(corrupted_segments_are_dropped_and_repaired)
+{
+	struct th *th = setup(NULL, NULL);
+
+	th->corrupt = 0.05;
+	ck_assert_int_eq(th_transfer(th, cl, sv, 500000, 60000000), 500000);
+	ck_assert_int_gt(tcp_stack_stats(th->side[TH_B].st)->bad_csum +
+			 tcp_stack_stats(th->side[TH_A].st)->bad_csum, 0);
+	finish(th);
+}
+END_TEST
+
+START_TEST(duplicated_segments_are_delivered_once)
+{
+	struct th *th = setup(NULL, NULL);
+
+	th->dup = 0.5;
+	ck_assert_int_eq(th_transfer(th, cl, sv, 300000, 10000000), 300000);
+	ck_assert_int_gt(th->duplicated, 10);
+	finish(th);
+}
+END_TEST
+
+/* Random loss, reordering, duplication and corruption at several seeds: every byte
+ * arrives exactly once and in order. */
+START_TEST(bulk_transfer_survives_a_hostile_wire)
+{
+	struct th *th;
+	struct tcp_config a, b;
+	bool sack = _i & 1;
+
+	th_config(&a);
+	th_config(&b);
+	a.sack = b.sack = sack;
+	th = setup(&a, &b);
+	th_seed(th, 1000 + (uint64_t)_i);
+	th->loss = 0.02;
+	th->reorder = 0.05;
+	th->dup = 0.01;
+	th->corrupt = 0.01;
+	th->delay_us = 2000;
+	ck_assert_int_eq(th_transfer(th, cl, sv, 1 << 20, 120000000), 1 << 20);
+	ck_assert_int_eq(th_transfer(th, sv, cl, 200000, 120000000), 200000);
+	ck_assert_int_gt(th->dropped, 0);
+	finish(th);
+}
+END_TEST
+
+START_TEST(bulk_transfer_with_five_percent_loss)
+{
+	struct th *th = setup(NULL, NULL);
+
+	th_seed(th, 77);
+	th->loss = 0.05;
+	ck_assert_int_eq(th_transfer(th, cl, sv, 1 << 20, 300000000), 1 << 20);
+	finish(th);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("tcp_loss");
+	TCase *tc = tcase_create("loss");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, fast_retransmit_after_three_dupacks_without_sack);
+	tcase_add_test(tc, newreno_partial_acks_repair_several_losses);
+	tcase_add_test(tc, sack_recovery_repairs_several_losses_in_one_round_trip);
+	tcase_add_test(tc, sack_blocks_describe_out_of_order_data);
+	tcase_add_test(tc, rto_doubles_on_each_timeout);
+	tcase_add_test(tc, rto_honours_configured_minimum);
+	tcase_add_test(tc, karn_ignores_samples_from_retransmitted_segments);
+	tcase_add_test(tc, rtt_is_measured_from_timestamps);
+	tcase_add_test(tc, connection_times_out_after_retries);
+	tcase_add_test(tc, rto_restarts_with_one_segment_window);
+	tcase_add_test(tc, out_of_order_queue_respects_its_limit);
+	tcase_add_test(tc, corrupted_segments_are_dropped_and_repaired);
+	tcase_add_test(tc, duplicated_segments_are_delivered_once);
+	tcase_add_loop_test(tc, bulk_transfer_survives_a_hostile_wire, 0, 6);
+	tcase_add_test(tc, bulk_transfer_with_five_percent_loss);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}

@@ -1,0 +1,470 @@
+/* test_tcp_rst.c — resets and blind-injection defences: RST handling in every state,
+ * RFC 5961 challenge ACKs for in-window RSTs, SYNs and impossible ACKs (with the rate
+ * limit), RSTs for unknown connections, PAWS (RFC 7323) and the acceptability test. */
+#include <check.h>
+#include <errno.h>
+#include <sys/socket.h>
+#include <arpa/inet.h>
+
+#include "tcp_harness.h"
+#include "net/tcp_priv.h"
+
+static struct tcp_conn *cl, *sv, *ls;
+
+static struct th *setup(const struct tcp_config *a, const struct tcp_config *b)
+{
+	struct th *th = th_new(a, b);
+
+	cl = sv = ls = NULL;
+	ck_assert_int_eq(th_establish(th, 80, &cl, &sv, &ls), 0);
+	return th;
+}
+
+static void finish(struct th *th)
+{
+	if (cl)
+		tcp_close(cl);
+	if (sv)
+		tcp_close(sv);
+	if (ls)
+		tcp_close(ls);
+	ck_assert_int_eq(th_finish(th), 0);
+}
+
+/* Segment from c's peer to c. */
+static int inject_to(struct th *th, struct tcp_conn *c, uint8_t flags, uint32_t seq,
+		     uint32_t ack, const void *data, size_t len, const uint32_t *ts)
+{
+	int from = c->st == th->side[TH_A].st ? TH_B : TH_A;
+
+	return th_inject(th, from, ntohs(c->rport), ntohs(c->lport), flags, seq, ack, 65535,
+			 data, len, ts);
+}
+
+static size_t sent_by(struct th *th, struct tcp_conn *c)
+{
+	return th->side[c->st == th->side[TH_A].st ? TH_A : TH_B].sent;
+}
+
+START_TEST(rst_with_exact_sequence_resets_established)
+{
+	struct th *th = setup(NULL, NULL);
+	char b[4];
+
+	inject_to(th, cl, TCP_RST, cl->rcv_nxt, 0, NULL, 0, NULL);
+	ck_assert_int_eq(tcp_state(cl), TCP_ST_CLOSED);
+	ck_assert_int_eq(tcp_recv(cl, b, sizeof(b), 0), -ECONNRESET);
+	ck_assert_int_eq(tcp_recv(cl, b, sizeof(b), 0), 0);
+	ck_assert(th->side[TH_A].events & TCP_EV_ERROR);
+	tcp_abort(sv);
+	finish(th);
+}
+END_TEST
+
+START_TEST(rst_in_window_gets_challenge_ack)
+{
+	struct th *th = setup(NULL, NULL);
+	size_t before = sent_by(th, cl);
+	const struct th_seg *s;
+
+	inject_to(th, cl, TCP_RST, cl->rcv_nxt + 1000, 0, NULL, 0, NULL);
+	ck_assert_int_eq(tcp_state(cl), TCP_ST_ESTABLISHED);
+	ck_assert_uint_eq(sent_by(th, cl), before + 1);
+	s = th_last(th, TH_A);
+	ck_assert_uint_eq(s->flags, TCP_ACK);
+	ck_assert_uint_eq(s->ack, cl->rcv_nxt);
+	ck_assert_int_eq(tcp_stack_stats(th->side[TH_A].st)->challenge_acks, 1);
+	/* The real peer answers the challenge ACK normally: nothing breaks. */
+	th_advance(th, 10000);
+	ck_assert_int_eq(th_transfer(th, cl, sv, 10000, 1000000), 10000);
+	finish(th);
+}
+END_TEST
+
+START_TEST(rst_outside_window_is_ignored_silently)
+{
+	struct th *th = setup(NULL, NULL);
+	size_t before = sent_by(th, cl);
+
+	inject_to(th, cl, TCP_RST, cl->rcv_nxt + 50000000, 0, NULL, 0, NULL);
+	inject_to(th, cl, TCP_RST, cl->rcv_nxt - 1, 0, NULL, 0, NULL);
+	ck_assert_int_eq(tcp_state(cl), TCP_ST_ESTABLISHED);
+	ck_assert_uint_eq(sent_by(th, cl), before);
+	finish(th);
+}
+END_TEST
+
+START_TEST(syn_on_established_connection_gets_challenge_ack)
+{
+	struct th *th = setup(NULL, NULL);
+	size_t before = sent_by(th, sv);
+
+	inject_to(th, sv, TCP_SYN, sv->rcv_nxt + 10, 0, NULL, 0, NULL);
+	ck_assert_int_eq(tcp_state(sv), TCP_ST_ESTABLISHED);
+	ck_assert_uint_eq(sent_by(th, sv), before + 1);
+	ck_assert_uint_eq(th_last(th, TH_B)->flags, TCP_ACK);
+	ck_assert_int_eq(tcp_stack_stats(th->side[TH_B].st)->challenge_acks, 1);
+	finish(th);
+}
+END_TEST
+
+START_TEST(ack_for_data_never_sent_gets_challenge_ack)
+{
+	struct th *th = setup(NULL, NULL);
+	char b[8];
+
+	inject_to(th, cl, TCP_ACK, cl->rcv_nxt, cl->snd_max + 5000, "evil", 4, NULL);
+	ck_assert_int_eq(tcp_state(cl), TCP_ST_ESTABLISHED);
+	ck_assert_int_eq(tcp_recv(cl, b, sizeof(b), 0), -EAGAIN);	/* data dropped too */
+	ck_assert_int_eq(tcp_stack_stats(th->side[TH_A].st)->challenge_acks, 1);
+	finish(th);
+}
+END_TEST
+
+START_TEST(ack_older_than_the_max_window_is_rejected)
+{
+	struct th *th = setup(NULL, NULL);
+	char b[8];
+
+	ck_assert_int_eq(th_transfer(th, cl, sv, 1000, 1000000), 1000);
+	inject_to(th, cl, TCP_ACK, cl->rcv_nxt, cl->snd_una - 2 * cl->max_snd_wnd, "evil", 4,
+		  NULL);
+	ck_assert_int_eq(tcp_recv(cl, b, sizeof(b), 0), -EAGAIN);
+	ck_assert_int_eq(tcp_stack_stats(th->side[TH_A].st)->challenge_acks, 1);
+	finish(th);
+}
+END_TEST
+
+START_TEST(challenge_acks_are_rate_limited)
+{
+	struct tcp_config a;
+	struct th *th;
+	const struct tcp_stack_stats *sa;
+
+	th_config(&a);
+	a.challenge_ack_limit = 5;
+	th = setup(&a, NULL);
+	sa = tcp_stack_stats(th->side[TH_A].st);
+	for (int i = 0; i < 20; i++)
+		inject_to(th, cl, TCP_RST, cl->rcv_nxt + 100 + (uint32_t)i, 0, NULL, 0, NULL);
+	ck_assert_int_eq(sa->challenge_acks, 5);
+	ck_assert_int_eq(sa->challenge_ack_limited, 15);
+	th_advance(th, 1000000);
+	inject_to(th, cl, TCP_RST, cl->rcv_nxt + 100, 0, NULL, 0, NULL);
+	ck_assert_int_eq(sa->challenge_acks, 6);
+	finish(th);
+}
+END_TEST
+
+START_TEST(rst_in_syn_sent_needs_an_acceptable_ack)
+{
+	struct th *th = th_new(NULL, NULL);
+	struct tcp_conn *c;
+
+	cl = sv = ls = NULL;
+	th->blackhole[TH_A] = true;
+	ck_assert_int_eq(th_connect(th, TH_A, 80, &c), 0);
+	inject_to(th, c, TCP_RST, 0, 0, NULL, 0, NULL);			/* no ACK */
+	ck_assert_int_eq(tcp_state(c), TCP_ST_SYN_SENT);
+	inject_to(th, c, TCP_RST | TCP_ACK, 0, c->iss + 7, NULL, 0, NULL);	/* bad ACK */
+	ck_assert_int_eq(tcp_state(c), TCP_ST_SYN_SENT);
+	inject_to(th, c, TCP_RST | TCP_ACK, 0, c->iss + 1, NULL, 0, NULL);
+	ck_assert_int_eq(tcp_state(c), TCP_ST_CLOSED);
+	ck_assert_int_eq(tcp_so_error(c), ECONNREFUSED);
+	tcp_close(c);
+	finish(th);
+}
+END_TEST
+
+START_TEST(synack_with_bad_ack_in_syn_sent_gets_rst)
+{
+	struct th *th = th_new(NULL, NULL);
+	struct tcp_conn *c;
+
+	cl = sv = ls = NULL;
+	th->blackhole[TH_A] = true;
+	ck_assert_int_eq(th_connect(th, TH_A, 80, &c), 0);
+	th->blackhole[TH_A] = false;
+	inject_to(th, c, TCP_SYN | TCP_ACK, 1000, c->iss + 99, NULL, 0, NULL);
+	ck_assert_int_eq(tcp_state(c), TCP_ST_SYN_SENT);
+	ck_assert_uint_eq(th_last(th, TH_A)->flags, TCP_RST);
+	ck_assert_uint_eq(th_last(th, TH_A)->seq, c->iss + 99);
+	tcp_close(c);
+	finish(th);
+}
+END_TEST
+
+START_TEST(rst_in_syn_received_returns_listener_to_listen)
+{
+	struct th *th = th_new(NULL, NULL);
+	long conns;
+	uint32_t isn;
+
+	cl = sv = ls = NULL;
+	th_drop_rule(th, TH_B, TCP_SYN, TCP_SYN, -1, 0, -1);	/* SYN-ACKs never arrive */
+	ck_assert_int_eq(th_listen(th, TH_B, 80, 4, &ls), 0);
+	ck_assert_int_eq(th_connect(th, TH_A, 80, &cl), 0);
+	th_advance(th, 1000);
+	tcp_stack_live(th->side[TH_B].st, &conns, NULL);
+	ck_assert_int_eq(conns, 2);
+	isn = cl->iss;
+	th_inject(th, TH_A, ntohs(cl->lport), 80, TCP_RST, isn + 1, 0, 0, NULL, 0, NULL);
+	tcp_stack_live(th->side[TH_B].st, &conns, NULL);
+	ck_assert_int_eq(conns, 1);
+	ck_assert_int_eq(tcp_state(ls), TCP_ST_LISTEN);
+	tcp_abort(cl);
+	finish(th);
+}
+END_TEST
+
+START_TEST(bad_ack_in_syn_received_gets_rst)
+{
+	struct th *th = th_new(NULL, NULL);
+	struct tcp_conn *child;
+
+	cl = sv = ls = NULL;
+	th_drop_rule(th, TH_B, TCP_SYN, TCP_SYN, -1, 0, -1);
+	ck_assert_int_eq(th_listen(th, TH_B, 80, 4, &ls), 0);
+	ck_assert_int_eq(th_connect(th, TH_A, 80, &cl), 0);
+	th_advance(th, 1000);
+	child = ls->synq_head;
+	ck_assert_ptr_nonnull(child);
+	th_inject(th, TH_A, ntohs(cl->lport), 80, TCP_ACK, cl->iss + 1, child->iss + 500, 1000,
+		  NULL, 0, NULL);
+	ck_assert_uint_eq(th_last(th, TH_B)->flags, TCP_RST);
+	ck_assert_uint_eq(th_last(th, TH_B)->seq, child->iss + 500);
+	ck_assert_int_eq(tcp_state(child), TCP_ST_SYN_RECEIVED);
+	tcp_abort(cl);
+	finish(th);
+}
+END_TEST
+
+/* RST with the exact sequence number in each synchronized state. */
+START_TEST(rst_in_every_synchronized_state)
+{
+	static const enum tcp_state want[] = {
+		TCP_ST_FIN_WAIT_1, TCP_ST_FIN_WAIT_2, TCP_ST_CLOSE_WAIT, TCP_ST_CLOSING,
+		TCP_ST_LAST_ACK, TCP_ST_TIME_WAIT,
+	};
+	static const int err[] = { ECONNRESET, ECONNRESET, EPIPE, 0, 0, 0 };
+	struct th *th = setup(NULL, NULL);
+	struct tcp_conn *victim = cl;
+
+	switch (want[_i]) {
+	case TCP_ST_FIN_WAIT_1:
+		th->blackhole[TH_B] = true;
+		tcp_shutdown(cl, SHUT_WR);
+		th_advance(th, 1000);
+		break;
+	case TCP_ST_FIN_WAIT_2:
+		tcp_shutdown(cl, SHUT_WR);
+		th_advance(th, 2000);
+		break;
+	case TCP_ST_CLOSE_WAIT:
+		tcp_shutdown(cl, SHUT_WR);
+		th_advance(th, 2000);
+		victim = sv;
+		break;
+	case TCP_ST_CLOSING:
+		tcp_shutdown(cl, SHUT_WR);
+		tcp_shutdown(sv, SHUT_WR);
+		th_advance(th, 600);
+		th->blackhole[TH_A] = th->blackhole[TH_B] = true;
+		break;
+	case TCP_ST_LAST_ACK:
+		tcp_shutdown(cl, SHUT_WR);
+		th_advance(th, 2000);
+		th->blackhole[TH_A] = true;
+		tcp_shutdown(sv, SHUT_WR);
+		th_advance(th, 2000);
+		victim = sv;
+		break;
+	case TCP_ST_TIME_WAIT:
+		tcp_shutdown(cl, SHUT_WR);
+		th_advance(th, 2000);
+		tcp_shutdown(sv, SHUT_WR);
+		th_advance(th, 2000);
+		break;
+	default:
+		break;
+	}
+	ck_assert_int_eq(tcp_state(victim), want[_i]);
+	inject_to(th, victim, TCP_RST, victim->rcv_nxt, 0, NULL, 0, NULL);
+	ck_assert_int_eq(tcp_state(victim), TCP_ST_CLOSED);
+	ck_assert_int_eq(tcp_so_error(victim), err[_i]);
+	th->blackhole[TH_A] = th->blackhole[TH_B] = false;
+	tcp_abort(victim == cl ? sv : cl);
+	finish(th);
+}
+END_TEST
+
+START_TEST(segment_for_unknown_connection_gets_rst)
+{
+	struct th *th = th_new(NULL, NULL);
+	const struct th_seg *r;
+
+	cl = sv = ls = NULL;
+	th_inject(th, TH_A, 4000, 80, TCP_ACK, 100, 5555, 1000, "x", 1, NULL);
+	r = th_last(th, TH_B);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_uint_eq(r->flags, TCP_RST);
+	ck_assert_uint_eq(r->seq, 5555);
+	th_inject(th, TH_A, 4000, 80, TCP_FIN, 100, 0, 1000, "xy", 2, NULL);
+	r = th_last(th, TH_B);
+	ck_assert_uint_eq(r->flags, TCP_RST | TCP_ACK);
+	ck_assert_uint_eq(r->ack, 103);
+	ck_assert_int_eq(tcp_stack_stats(th->side[TH_B].st)->out_rsts, 2);
+	finish(th);
+}
+END_TEST
+
+START_TEST(rst_for_unknown_connection_is_not_answered)
+{
+	struct th *th = th_new(NULL, NULL);
+
+	cl = sv = ls = NULL;
+	th_inject(th, TH_A, 4000, 80, TCP_RST, 100, 0, 0, NULL, 0, NULL);
+	th_inject(th, TH_A, 4000, 80, TCP_RST | TCP_ACK, 100, 1, 0, NULL, 0, NULL);
+	ck_assert_uint_eq(th->side[TH_B].sent, 0);
+	finish(th);
+}
+END_TEST
+
+START_TEST(malformed_and_corrupt_segments_are_rejected)
+{
+	struct th *th = setup(NULL, NULL);
+	uint8_t junk[40] = { 0 };
+	const struct tcp_stack_stats *sb = tcp_stack_stats(th->side[TH_B].st);
+
+	ck_assert_int_eq(tcp_input(th->side[TH_B].st, th_addr(TH_A), th_addr(TH_B), junk, 10),
+			 -EINVAL);
+	junk[12] = 0xf0;	/* data offset 60 > length */
+	ck_assert_int_eq(tcp_input(th->side[TH_B].st, th_addr(TH_A), th_addr(TH_B), junk, 40),
+			 -EBADMSG);
+	junk[12] = 0x50;	/* valid header, wrong checksum */
+	ck_assert_int_eq(tcp_input(th->side[TH_B].st, th_addr(TH_A), th_addr(TH_B), junk, 40),
+			 -EBADMSG);
+	ck_assert_int_eq(sb->bad_csum, 1);
+	ck_assert_int_eq(sb->in_errs, 3);
+	ck_assert_int_eq(tcp_state(sv), TCP_ST_ESTABLISHED);
+	finish(th);
+}
+END_TEST
+
+START_TEST(paws_drops_segment_with_old_timestamp)
+{
+	struct th *th = setup(NULL, NULL);
+	uint32_t ts[2];
+	char b[8];
+
+	ck_assert_int_eq(th_transfer(th, cl, sv, 100, 1000000), 100);
+	ts[0] = sv->ts_recent - 10;
+	ts[1] = 0;
+	inject_to(th, sv, TCP_ACK, sv->rcv_nxt, sv->snd_nxt, "old", 3, ts);
+	ck_assert_int_eq(tcp_recv(sv, b, sizeof(b), 0), -EAGAIN);
+	ck_assert_int_eq(tcp_stack_stats(th->side[TH_B].st)->paws_drops, 1);
+	ck_assert_uint_eq(th_last(th, TH_B)->flags, TCP_ACK);	/* answered with an ACK */
+	/* A newer timestamp is accepted. */
+	ts[0] = sv->ts_recent + 10;
+	inject_to(th, sv, TCP_ACK, sv->rcv_nxt, sv->snd_nxt, "new", 3, ts);
+	ck_assert_int_eq(tcp_recv(sv, b, sizeof(b), 0), 3);
+	ck_assert_uint_eq(sv->ts_recent, ts[0]);
+	tcp_abort(cl);
+	finish(th);
+}
+END_TEST
+
+START_TEST(paws_forgets_timestamps_idle_for_24_days)
+{
+	struct th *th = setup(NULL, NULL);
+	uint32_t ts[2];
+	char b[8];
+
+	th_advance(th, 25ull * 24 * 3600 * 1000000);
+	ts[0] = sv->ts_recent - 10;
+	ts[1] = 0;
+	inject_to(th, sv, TCP_ACK, sv->rcv_nxt, sv->snd_nxt, "old", 3, ts);
+	ck_assert_int_eq(tcp_recv(sv, b, sizeof(b), 0), 3);
+	tcp_abort(cl);
+	finish(th);
+}
+END_TEST
+
+START_TEST(rst_ignores_paws)
+{
+	struct th *th = setup(NULL, NULL);
+	uint32_t ts[2];
+
+	ts[0] = sv->ts_recent - 1000;
+	ts[1] = 0;
+	inject_to(th, sv, TCP_RST, sv->rcv_nxt, 0, NULL, 0, ts);
+	ck_assert_int_eq(tcp_state(sv), TCP_ST_CLOSED);
+	tcp_abort(cl);
+	finish(th);
+}
+END_TEST
+
+START_TEST(out_of_window_data_is_answered_with_ack)
+{
+	struct th *th = setup(NULL, NULL);
+	char b[8];
+	size_t before = sent_by(th, sv);
+
+	inject_to(th, sv, TCP_ACK, sv->rcv_nxt + 10000000, sv->snd_nxt, "far", 3, NULL);
+	ck_assert_int_eq(tcp_recv(sv, b, sizeof(b), 0), -EAGAIN);
+	ck_assert_uint_eq(sent_by(th, sv), before + 1);
+	ck_assert_uint_eq(th_last(th, TH_B)->ack, sv->rcv_nxt);
+	finish(th);
+}
+END_TEST
+
+START_TEST(segment_without_ack_flag_is_dropped)
+{
+	struct th *th = setup(NULL, NULL);
+	char b[8];
+
+	inject_to(th, sv, 0, sv->rcv_nxt, 0, "noack", 5, NULL);
+	ck_assert_int_eq(tcp_recv(sv, b, sizeof(b), 0), -EAGAIN);
+	finish(th);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("tcp_rst");
+	TCase *tc = tcase_create("rst");
+
+	tcase_add_test(tc, rst_with_exact_sequence_resets_established);
+	tcase_add_test(tc, rst_in_window_gets_challenge_ack);
+	tcase_add_test(tc, rst_outside_window_is_ignored_silently);
+	tcase_add_test(tc, syn_on_established_connection_gets_challenge_ack);
+	tcase_add_test(tc, ack_for_data_never_sent_gets_challenge_ack);
+	tcase_add_test(tc, ack_older_than_the_max_window_is_rejected);
+	tcase_add_test(tc, challenge_acks_are_rate_limited);
+	tcase_add_test(tc, rst_in_syn_sent_needs_an_acceptable_ack);
+	tcase_add_test(tc, synack_with_bad_ack_in_syn_sent_gets_rst);
+	tcase_add_test(tc, rst_in_syn_received_returns_listener_to_listen);
+	tcase_add_test(tc, bad_ack_in_syn_received_gets_rst);
+	tcase_add_loop_test(tc, rst_in_every_synchronized_state, 0, 6);
+	tcase_add_test(tc, segment_for_unknown_connection_gets_rst);
+	tcase_add_test(tc, rst_for_unknown_connection_is_not_answered);
+	tcase_add_test(tc, malformed_and_corrupt_segments_are_rejected);
+	tcase_add_test(tc, paws_drops_segment_with_old_timestamp);
+	tcase_add_test(tc, paws_forgets_timestamps_idle_for_24_days);
+	tcase_add_test(tc, rst_ignores_paws);
+	tcase_add_test(tc, out_of_window_data_is_answered_with_ack);
+	tcase_add_test(tc, segment_without_ack_flag_is_dropped);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
