@@ -325,13 +325,13 @@ static int udp_connect(struct shim_fd *f, const struct sockaddr *addr, socklen_t
 		s->rport = sin->sin_port;
 		refresh_local(s);
 		rx_offload_connected(s);
-		/* The peer's destination entry is decided again under udp_connect. */
-		pthread_mutex_lock(&s->dst_lock);
-		struct udp_dst *d = dst_slot(s, s->raddr, s->rport);
-		if (d->state != UDP_DST_EMPTY && d->daddr == s->raddr && d->dport == s->rport)
-			dst_release(d);
-		pthread_mutex_unlock(&s->dst_lock);
 	}
+	/* Templates carry the local address and port, which connect and disconnect may
+	 * change, and the peer is decided again under udp_connect: start afresh. */
+	pthread_mutex_lock(&s->dst_lock);
+	for (int i = 0; i < UDP_DST_CACHE; i++)
+		dst_release(&s->dst[i]);
+	pthread_mutex_unlock(&s->dst_lock);
 	STAT_SET(s->st, connected_addr, s->raddr);
 	STAT_SET(s->st, connected_port, ntohs(s->rport));
 	set_offloaded_stat(s);
@@ -517,17 +517,17 @@ static ssize_t udp_sendmsg(struct shim_fd *f, const struct msghdr *msg, int flag
 		return -EMSGSIZE;
 
 	pthread_mutex_lock(&s->dst_lock);
+	if (__builtin_expect(!s->bound, 0)) {
+		pthread_mutex_lock(&s->lock);
+		int err = ensure_bound(s);
+		pthread_mutex_unlock(&s->lock);
+		if (err) {
+			pthread_mutex_unlock(&s->dst_lock);
+			return os_send(s, msg, flags);
+		}
+	}
 	struct udp_dst *d = dst_slot(s, daddr, dport);
 	if (__builtin_expect(d->state == UDP_DST_EMPTY || d->daddr != daddr || d->dport != dport, 0)) {
-		if (!s->bound) {
-			pthread_mutex_lock(&s->lock);
-			int err = ensure_bound(s);
-			pthread_mutex_unlock(&s->lock);
-			if (err) {
-				pthread_mutex_unlock(&s->dst_lock);
-				return os_send(s, msg, flags);
-			}
-		}
 		dst_resolve(s, d, daddr, dport, true);
 		pthread_mutex_lock(&s->lock);
 		set_offloaded_stat(s);

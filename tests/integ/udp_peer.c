@@ -318,8 +318,9 @@ static int semantics(const char *ip, int port)
 	struct mmsghdr mm[3] = { { .msg_hdr = { .msg_iov = &i1, .msg_iovlen = 1 } },
 				 { .msg_hdr = { .msg_iov = &i2, .msg_iovlen = 1 } },
 				 { .msg_hdr = { .msg_iov = &i3, .msg_iovlen = 1 } } };
+	errno = 0;
 	int n = recvmmsg(fd, mm, 3, MSG_WAITFORONE, NULL);
-	printf("recvmmsg WAITFORONE: %d \"%.3s\" \"%.3s\"\n", n, b1, b2);
+	printf("recvmmsg WAITFORONE: %d \"%.3s\" \"%.3s\" %s\n", n, b1, b2, n < 0 ? strerror(errno) : "");
 	static char huge[65508];
 	SHOW("sendto too big", sendto(fd, huge, sizeof(huge), 0, (struct sockaddr *)&to, sizeof(to)));
 	SHOW("shutdown unconnected", shutdown(fd, SHUT_RD));
