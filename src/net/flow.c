@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/internal_thread.h"
 #include "core/log.h"
 #include "net/route.h"
 #include "sock/udp_sock.h"
@@ -229,6 +230,14 @@ static void deliver_chain(void *ctx, struct shim_pkt *chain)
 	ring_deliver(chain->ring, chain);
 }
 
+/* Incomplete datagrams expire even while every receiver sleeps. */
+static void reasm_timer(void *arg)
+{
+	ip_reasm_expire(net_now_ns());
+}
+
+#define REASM_TIMER_MS 100
+
 void udp_frag_init(void)
 {
 	static int done;
@@ -236,6 +245,9 @@ void udp_frag_init(void)
 	if (!__atomic_exchange_n(&done, 1, __ATOMIC_ACQ_REL)) {
 		ip_reasm_set_output(deliver_chain, NULL);
 		ring_set_frag_handler(ip_frag_take, NULL);
+		int id = internal_thread_add(reasm_timer, NULL, REASM_TIMER_MS);
+		if (id < 0)
+			log_warn("udp: no internal thread (%d): incomplete fragments expire only while receiving", id);
 	}
 }
 

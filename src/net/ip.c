@@ -351,9 +351,9 @@ __attribute__((destructor)) static void ip_stats_dump(void)
 		return;
 	log_dbg("ip: rx %" PRIu64 " tx %" PRIu64 " (fragments %" PRIu64 ") rx fragments %" PRIu64
 		" reassembled %" PRIu64 " timeouts %" PRIu64 " overlaps %" PRIu64 " limit %" PRIu64
-		" bad %" PRIu64 " partial csum %" PRIu64, ip_stats.rx_packets, ip_stats.tx_packets, ip_stats.tx_frags,
+		" bad %" PRIu64 " held %u partial csum %" PRIu64, ip_stats.rx_packets, ip_stats.tx_packets, ip_stats.tx_frags,
 		ip_stats.rx_frags, ip_stats.reasm_ok, ip_stats.reasm_timeout, ip_stats.reasm_overlap,
-		ip_stats.reasm_limit, ip_stats.reasm_bad, ip_stats.rx_csum_partial);
+		ip_stats.reasm_limit, ip_stats.reasm_bad, ip_reasm_pending(NULL), ip_stats.rx_csum_partial);
 	for (int d = 1; d < IP_DROP__COUNT; d++)
 		if (ip_stats.rx_drop[d])
 			log_dbg("ip: dropped %s: %" PRIu64, ip_drop_name((enum ip_drop)d), ip_stats.rx_drop[d]);
