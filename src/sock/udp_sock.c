@@ -143,6 +143,7 @@ static void rx_offload_bound(struct udp_sock *s)
 	}
 	s->rx_offloaded = true;
 	update_q_limit(s);
+	udp_sock_kick(s);
 	log_dbg("udp fd %d: receiving %s:%u offloaded on %d ring(s)", s->base.fd,
 		inet_ntoa((struct in_addr){ s->laddr }), ntohs(s->lport), nr);
 }
@@ -174,6 +175,7 @@ static void rx_offload_connected(struct udp_sock *s)
 	__atomic_store_n(&s->nrx, 1, __ATOMIC_RELEASE);
 	s->rx_offloaded = true;
 	update_q_limit(s);
+	udp_sock_kick(s);
 }
 
 /* ---- destinations (send side) ---- */

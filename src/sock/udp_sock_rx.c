@@ -49,12 +49,8 @@ void udp_sock_enqueue(struct udp_sock *s, struct shim_pkt *pkt, const struct udp
 	STAT_MAX(s->st, rx_packets_max, s->q_pkts);
 	bool wake = s->sleepers > 0;
 	pthread_spin_unlock(&s->qlock);
-	if (wake) {
-		uint64_t one = 1;
-		if (write(s->wake_efd, &one, sizeof(one)) < 0) {
-			/* counter saturated: the reader is awake anyway */
-		}
-	}
+	if (wake)
+		udp_sock_kick(s);
 }
 
 void udp_sock_flush_queue(struct udp_sock *s)
@@ -66,6 +62,19 @@ void udp_sock_flush_queue(struct udp_sock *s)
 	s->q_bytes = 0;
 	pthread_spin_unlock(&s->qlock);
 	pkt_free_list(q);
+}
+
+void udp_sock_kick(struct udp_sock *s)
+{
+	pthread_spin_lock(&s->qlock);
+	bool wake = s->sleepers > 0;
+	pthread_spin_unlock(&s->qlock);
+	if (wake) {
+		uint64_t one = 1;
+		if (write(s->wake_efd, &one, sizeof(one)) < 0) {
+			/* counter saturated: the sleepers are awake anyway */
+		}
+	}
 }
 
 bool udp_sock_poll_rings(struct udp_sock *s)
@@ -276,11 +285,16 @@ ssize_t udp_sock_recvmsg(struct shim_fd *f, struct msghdr *msg, int flags)
 
 	if (__builtin_expect((flags & (MSG_ERRQUEUE | MSG_OOB)) || s->os_only, 0))
 		return os_recv(s, msg, flags);
-	if (!__atomic_load_n(&s->nrx, __ATOMIC_ACQUIRE) && !__atomic_load_n(&s->q_head, __ATOMIC_RELAXED))
-		return os_recv(s, msg, flags);	/* not offloaded: the kernel, blocking included */
-
 	bool nonblock = f->nonblock || (flags & MSG_DONTWAIT);
 	long poll_max = shim_params.rx_poll;
+	if (!__atomic_load_n(&s->nrx, __ATOMIC_ACQUIRE) && !__atomic_load_n(&s->q_head, __ATOMIC_RELAXED)) {
+		/* Not offloaded: the kernel, blocking included. An unbound socket is the
+		 * exception: another thread's first send binds it and may move its
+		 * traffic to a ring, so it sleeps where that send can wake it. */
+		if (s->bound || s->connected || nonblock)
+			return os_recv(s, msg, flags);
+		poll_max = 0;
+	}
 	long ratio = shim_params.rx_udp_poll_os_ratio;
 	int64_t deadline = 0;
 	uint64_t snap = shim_signal_snapshot();
