@@ -11,6 +11,7 @@
 #include "core/init.h"
 #include "core/log.h"
 #include "core/params.h"
+#include "core/rules.h"
 #include "intercept/intercept.h"
 
 int shim_stage = SHIM_STAGE_NONE;
@@ -73,6 +74,9 @@ __attribute__((constructor(101))) static void shim_init(void)
 	 * file, colours); then the banner in VMA's form. Bad values only warn. */
 	params_init();
 	params_log_banner();
+	/* Stage 3: offload rules (SHIM_CONFIG_FILE). Errors are logged; without rules
+	 * every socket is a candidate for offload, as in VMA. */
+	rules_init();
 	/* Stage 4: the fd table. Without it the library stays a pure pass-through. */
 	err = fdt_init();
 	if (err) {

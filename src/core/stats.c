@@ -1,8 +1,9 @@
 /* stats.c — the stats segment inside the library: created at start-up from
- * SHIM_STATS_SHMEM_DIR / SHIM_STATS_FD_NUM, moved to the child's own file on fork,
- * removed at exit. Hands out blocks to the data path (scratch blocks when slots run
- * out), writes a closing socket's summary (VMA example 5) to SHIM_STATS_FILE and the
- * debug log, and applies shim_stats -l / -D / -z from the control area. */
+ * SHIM_STATS_SHMEM_DIR / SHIM_STATS_FD_NUM, copied for a fork child (whose own file
+ * appears 100 ms later, from the internal thread), removed at exit. Hands out blocks
+ * to the data path (scratch blocks when slots run out), writes a closing socket's
+ * summary (VMA example 5) to SHIM_STATS_FILE and the debug log, and applies
+ * shim_stats -l / -D / -z from the control area. */
 #include "core/stats.h"
 
 #include <errno.h>
@@ -98,8 +99,7 @@ void stats_atfork_child(void)
 	if (!stats_seg.base || stats_seg.hdr->pid == getpid())
 		return;
 	if (stats_segment_fork_child() < 0)
-		log_warn("stats: cannot create the child's stats segment in %s; its counters stay private",
-			 stats_seg.dir);
+		log_warn("stats: no memory for the child's copy of the stats segment; its counters start over");
 }
 
 void stats_fini(void)
@@ -127,6 +127,10 @@ void stats_poll_control(void *arg)
 	/* a fork child may run this before its segment moved: never touch the parent's */
 	if (!stats_seg.base || stats_seg.hdr->pid != getpid())
 		return;
+	int err = stats_segment_publish(false);
+	if (err && err != -EAGAIN)
+		log_warn("stats: cannot create this child's stats segment in %s: %s; shim_stats will not see it",
+			 stats_seg.dir, strerror(-err));
 	if (take_request(&ctl->log_level_seq, &ctl->log_level_ack, &seq)) {
 		int lvl = __atomic_load_n(&ctl->log_level, __ATOMIC_RELAXED);
 		if (lvl >= SHIM_LOG_PANIC && lvl <= SHIM_LOG_FUNC_ALL) {
@@ -173,6 +177,12 @@ struct shim_global_stats *stats_global(void)
 	return stats_seg.base ? stats_slot_values(STATS_KIND_GLOBAL, 0) : &scratch_global;
 }
 
+/* The last socket slot is shared by the sockets beyond SHIM_STATS_FD_NUM. */
+static bool is_overflow(int i)
+{
+	return stats_seg.base && i == (int)stats_seg.kinds[STATS_KIND_SOCKET].slot_count - 1;
+}
+
 struct shim_sock_stats *stats_sock_open(int fd, int domain, int type, int protocol)
 {
 	int t = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -184,13 +194,15 @@ struct shim_sock_stats *stats_sock_open(int fd, int domain, int type, int protoc
 	STAT_INC_MT(stats_global(), sockets_created);
 	i = stats_slot_open(STATS_KIND_SOCKET, fd, label);
 	if (i < 0) {
-		if (i == -ENOSPC) {
-			STAT_INC_MT(stats_global(), stats_slots_exhausted);
-			log_once(SHIM_LOG_WARN,
-				 "stats: all %u socket slots of the stats segment are in use; raise SHIM_STATS_FD_NUM (up to 1024) to see more sockets in shim_stats",
-				 stats_seg.kinds[STATS_KIND_SOCKET].slot_count);
-		}
-		return &scratch_sock;
+		if (i != -ENOSPC)
+			return &scratch_sock;
+		STAT_INC_MT(stats_global(), stats_slots_exhausted);
+		log_once(SHIM_LOG_WARN,
+			 "stats: all %u socket slots of the stats segment are in use; raise SHIM_STATS_FD_NUM (up to 1024) to see more sockets in shim_stats (until then they count together as \"other sockets\")",
+			 stats_seg.kinds[STATS_KIND_SOCKET].slot_count - 1);
+		i = stats_slot_overflow();
+		/* counters only: attributes (fd, addresses) would describe some socket */
+		return i < 0 ? &scratch_sock : stats_slot_values(STATS_KIND_SOCKET, (unsigned)i);
 	}
 	s = stats_slot_values(STATS_KIND_SOCKET, (unsigned)i);
 	STAT_SET(s, fd, fd);
@@ -210,7 +222,7 @@ void stats_sock_set_fd(struct shim_sock_stats *s, int fd)
 {
 	int i = stats_slot_find(STATS_KIND_SOCKET, s);
 
-	if (i < 0)
+	if (i < 0 || is_overflow(i))
 		return;
 	__atomic_store_n(&stats_slot_hdr(STATS_KIND_SOCKET, (unsigned)i)->id, fd, __ATOMIC_RELAXED);
 	STAT_SET(s, fd, fd);
@@ -299,8 +311,8 @@ void stats_sock_close(struct shim_sock_stats *s)
 	if (!s || s == &scratch_sock)
 		return;
 	i = stats_slot_find(STATS_KIND_SOCKET, s);
-	if (i < 0)
-		return;
+	if (i < 0 || is_overflow(i))
+		return;	/* the shared block of sockets beyond the slots stays */
 	fd = (int)STAT_GET(s, fd);
 	if (had_traffic(s) && (stats_file[0] || shim_log_level >= SHIM_LOG_DEBUG)) {
 		if (stats_file[0]) {

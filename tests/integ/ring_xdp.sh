@@ -201,7 +201,22 @@ done
 "$TB" exec "$N" a ip link show "$IFA" | grep -q xdp && fail "XDP left attached after the last ring_put"
 ok "allocation logic 0/10/20/30: one shared ring per interface (xdp), released with the last user"
 
-# 7. Two queues: one ring with an XSK per queue; clients on many source ports.
+# 7. Load: a raw ring in b floods a ring sink in a for a second (TX batches of 32,
+# completions, refills); everything sent must arrive, and TX must not stall.
+IFB=$("$TB" info "$N" b if)
+MA=$("$TB" info "$N" a mac)
+RX_WRE=16384 BATCH=64 "$TB" exec "$N" a "$PP" -i "$IFA" -s 198.18.0.1 -l 7000 sink >"$LOG/sink" 2>&1 &
+pids+=($!)
+wait_ready "$LOG/sink" || fail "ring sink did not start"
+"$TB" exec "$N" b "$PP" -i "$IFB" -s 198.18.0.2 -l 7001 -m "$MA" -d 198.18.0.1 -p 7000 -t 1 \
+	-z 64 flood >"$LOG/flood" 2>&1 || { cat "$LOG/flood"; fail "ring flood"; }
+{ wait "${pids[-1]}"; } 2>/dev/null
+read -r got sent < <(sed -n 's/^sink: received \([0-9]*\) of \([0-9]*\).*/\1 \2/p' "$LOG/sink")
+[ "${got:-0}" -gt 20000 ] && [ "$got" -ge $((sent * 99 / 100)) ] ||
+	{ cat "$LOG/flood" "$LOG/sink"; fail "flood: $got of $sent arrived"; }
+ok "load: $(grep '^flood' "$LOG/flood" | cut -d: -f2); $(grep '^sink' "$LOG/sink" | cut -d: -f2)"
+
+# 8. Two queues: one ring with an XSK per queue; clients on many source ports.
 "$TB" down "$N"
 "$TB" up "$N" -q 2 >/dev/null || exit 1
 IFA=$("$TB" info "$N" a if)

@@ -228,15 +228,21 @@ ok "stale segment of a process that exec'd a program without libshim removed"
 
 # --- slots run out, are reused -------------------------------------------------------------------------
 SHIM_STATS_FD_NUM=4 start many many 10
-[ "$(grep -c SHIM_STATS_FD_NUM "$tmp/many.err")" = 1 ] || fail "want one line naming SHIM_STATS_FD_NUM: $(cat "$tmp/many.err")"
+[ "$(grep -c "raise SHIM_STATS_FD_NUM" "$tmp/many.err")" = 1 ] || fail "want one line naming SHIM_STATS_FD_NUM: $(cat "$tmp/many.err")"
 "$TOOL" --format json | python3 -c '
 import json, sys
 d = json.load(sys.stdin)
-assert sorted(s["id"] for s in d["kinds"]["socket"]) == [101, 103], d["kinds"]["socket"]
+socks = {s["id"]: s for s in d["kinds"]["socket"]}
+assert sorted(socks) == [-1, 101, 103], socks.keys()
+assert socks[-1]["label"] == "other sockets" and socks[-1]["stats"]["tx_os_packets"] == 6
 assert d["kinds"]["global"][0]["stats"]["stats_slots_exhausted"] == 6
 ' || fail "slot exhaustion"
+"$TOOL" -c 1 >"$tmp/many_v1" || fail "view 1 with other sockets"
+grep -q '^\*    Rx:' "$tmp/many_v1" && grep -q '^\* other sockets: those beyond SHIM_STATS_FD_NUM' "$tmp/many_v1" ||
+	fail "other sockets row: $(cat "$tmp/many_v1")"
+"$TOOL" --format prometheus | grep -q '^shim_socket_tx_os_packets_total{.*fd="other"} 6$' || fail "other sockets in Prometheus"
 stop "$PID"
-ok "slot exhaustion: one log line, sockets beyond the slots counted"
+ok "slot exhaustion: one log line, sockets beyond the slots counted together"
 
 # --- closing summary (VMA example 5) -------------------------------------------------------------------
 SHIM_STATS_FILE=$tmp/sockets.%d SHIM_TRACELEVEL=4 "$W" close >"$tmp/close.out" 2>"$tmp/close.err" || fail "close mode"
@@ -250,6 +256,8 @@ ok "closing summary in SHIM_STATS_FILE and the debug log"
 
 # --- fork: the child has its own segment ------------------------------------------------------------------
 start fork fork
+# the child's file appears once it has lived 100 ms (short-lived children leave none)
+for _ in $(seq 60); do [ -f "$SHIM_STATS_SHMEM_DIR/shim.$CHILD" ] && break; sleep 0.05; done
 [ -f "$SHIM_STATS_SHMEM_DIR/shim.$CHILD" ] || fail "child $CHILD has no segment"
 p=$("$TOOL" -p "$PID" --format json | python3 -c 'import json,sys; d=json.load(sys.stdin); print([s for s in d["kinds"]["socket"] if s["id"]==14][0]["stats"]["rx_offload_packets"])')
 c=$("$TOOL" -p "$CHILD" --format json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["pid"], [s for s in d["kinds"]["socket"] if s["id"]==14][0]["stats"]["rx_offload_packets"])')

@@ -100,15 +100,17 @@ END_TEST
 
 START_TEST(limits)
 {
-	int ids[INTERNAL_THREAD_MAX_TASKS];
+	int ids[INTERNAL_THREAD_MAX_TASKS], n = 0, id;
 
 	ck_assert_int_eq(internal_thread_add(NULL, NULL, 10), -EINVAL);
 	ck_assert_int_eq(internal_thread_add(count, NULL, 0), -EINVAL);
 	ck_assert_int_eq(internal_thread_remove(-1), -ENOENT);
 	ck_assert_int_eq(internal_thread_remove(INTERNAL_THREAD_MAX_TASKS), -ENOENT);
-	for (int i = 0; i < INTERNAL_THREAD_MAX_TASKS; i++)
-		ck_assert_int_ge(ids[i] = internal_thread_add(count, NULL, 100000), 0);
-	ck_assert_int_eq(internal_thread_add(count, NULL, 10), -ENOSPC);
+	/* the library may hold a task or two of its own already */
+	while ((id = internal_thread_add(count, NULL, 100000)) >= 0)
+		ids[n++] = id;
+	ck_assert_int_eq(id, -ENOSPC);
+	ck_assert_int_ge(n, INTERNAL_THREAD_MAX_TASKS - 4);
 	ck_assert_int_eq(internal_thread_remove(ids[3]), 0);
 	ck_assert_int_eq(internal_thread_add(count, NULL, 10), ids[3]);
 }
@@ -132,13 +134,23 @@ static void inspect(void *arg)
 
 START_TEST(signals_name_affinity)
 {
+	int status;
+
+	/* placement happens when the thread starts: set it, then fork, so the child's
+	 * thread starts (or restarts) with it, whatever ran in this process before */
 	shim_params.internal_thread_affinity = _i ? "0x1" : "0";
-	ck_assert_int_ge(internal_thread_add(inspect, NULL, 5), 0);
-	for (int i = 0; i < 200 && __atomic_load_n(&cpu_ok, __ATOMIC_ACQUIRE) < 0; i++)
-		msleep(5);
-	ck_assert_int_eq(sig_blocked, 1);
-	ck_assert_str_eq(name, "shim-internal");
-	ck_assert_int_eq(cpu_ok, 1);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		if (internal_thread_add(inspect, NULL, 5) < 0)
+			_exit(2);
+		for (int i = 0; i < 200 && __atomic_load_n(&cpu_ok, __ATOMIC_ACQUIRE) < 0; i++)
+			msleep(5);
+		_exit(sig_blocked == 1 && strcmp(name, "shim-internal") == 0 && cpu_ok == 1 ? 0 : 1);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
 }
 END_TEST
 

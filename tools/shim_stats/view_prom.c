@@ -49,7 +49,10 @@ static void labels(const struct view_ctx *c, unsigned k, const struct snap_slot 
 	label_value(c->out, c->cur->program);
 	fputc('"', c->out);
 	if (strcmp(kn, "socket") == 0) {
-		fprintf(c->out, ",fd=\"%" PRId64 "\"", sl->id);
+		if (sl->id < 0)
+			fprintf(c->out, ",fd=\"other\"");
+		else
+			fprintf(c->out, ",fd=\"%" PRId64 "\"", sl->id);
 	} else if (strcmp(kn, "global") && strcmp(kn, "custom")) {
 		fprintf(c->out, ",%s=\"%u\"", kn, sl->index);
 		if (sl->label[0]) {
@@ -77,7 +80,7 @@ static void socket_info(const struct view_ctx *c)
 		const struct snap_slot *sl = &c->cur->kinds[k].slots[i];
 		char la[48], ra[48];
 		uint64_t proto = view_raw(c, sl, "socket.protocol");
-		if (!view_fd_selected(c->o, (long)sl->id))
+		if (sl->id < 0 || !view_fd_selected(c->o, (long)sl->id))
 			continue;
 		fmt_addr_port(la, sizeof(la), view_raw(c, sl, "socket.bound_addr"),
 			      view_raw(c, sl, "socket.bound_port"));

@@ -174,12 +174,18 @@ static void view_table(const struct view_ctx *c)
 				      : "fd     ------------ total offloaded ------------   ---------- total os ----------");
 	fprintf(c->out, "%s\n", d ? "          pkt/s  Kbyte/s eagain/s  error/s  poll%      pkt/s  Kbyte/s  error/s"
 				      : "            pkt    Kbyte   eagain    error  poll%        pkt    Kbyte    error");
+	bool others = false;
 	for (unsigned i = 0; i < n; i++) {
 		unsigned ku = (unsigned)k;
+		char fd[24];
 #define V(name) view_val_name(c, ku, sl[i], "socket." name)
 		double hit = V("rx_poll_hit"), miss = V("rx_poll_miss");
-		fprintf(c->out, "%-4" PRId64 " Rx: %10.0f %8.0f %8.0f %8.0f %6.1f %10.0f %8.0f %8.0f\n",
-			sl[i]->id, V("rx_offload_packets"), V("rx_offload_bytes") / 1024,
+		if (sl[i]->id < 0)
+			others = snprintf(fd, sizeof(fd), "*") > 0;
+		else
+			snprintf(fd, sizeof(fd), "%" PRId64, sl[i]->id);
+		fprintf(c->out, "%-4s Rx: %10.0f %8.0f %8.0f %8.0f %6.1f %10.0f %8.0f %8.0f\n",
+			fd, V("rx_offload_packets"), V("rx_offload_bytes") / 1024,
 			V("rx_offload_eagain"), V("rx_offload_errors"), pct(hit, hit + miss),
 			V("rx_os_packets"), V("rx_os_bytes") / 1024, V("rx_os_errors"));
 		fprintf(c->out, "     Tx: %10.0f %8.0f %8.0f %8.0f %6s %10.0f %8.0f %8.0f\n",
@@ -189,6 +195,8 @@ static void view_table(const struct view_ctx *c)
 #undef V
 	}
 	fprintf(c->out, "%s\n", DASH);
+	if (others)
+		fprintf(c->out, "* other sockets: those beyond SHIM_STATS_FD_NUM, counted together\n");
 	free(sl);
 	iomux_lines(c);
 	if (c->o->view == 2)
@@ -216,6 +224,10 @@ static void sock_block(const struct view_ctx *c, unsigned k, const struct snap_s
 
 #define V(name) view_val_name(c, k, sl, "socket." name)
 #define R(name) view_raw(c, sl, "socket." name)
+	if (sl->id < 0) {
+		fprintf(c->out, "%s\nFd=[*] other sockets: those beyond SHIM_STATS_FD_NUM, counted together\n", SEP);
+		goto counters;
+	}
 	fprintf(c->out, "%s\nFd=[%" PRId64 "]\n", SEP, sl->id);
 	fprintf(c->out, "- %s%s%s, %s, %s, MC Loop %s\n", proto == 6 ? "TCP" : proto == 17 ? "UDP" : "IP",
 		proto == 6 && state ? " " : "", proto == 6 && state ? tcp_state_name(state) : "",
@@ -235,6 +247,7 @@ static void sock_block(const struct view_ctx *c, unsigned k, const struct snap_s
 		fmt_ipv4(a, sizeof(a), grp);
 		fprintf(c->out, "- Member of = [%s]\n", a);
 	}
+counters:;
 	static const struct { const char *title, *pfx; bool eagain; } io[] = {
 		{ "Rx Offload", "rx_offload_", true }, { "Tx Offload", "tx_offload_", true },
 		{ "Rx OS info", "rx_os_", true }, { "Tx OS info", "tx_os_", true },
@@ -374,6 +387,8 @@ static void view_netstat(const struct view_ctx *c)
 	for (unsigned i = 0; i < n; i++) {
 		char la[48], fa[48];
 		uint64_t proto = view_raw(c, sl[i], "socket.protocol");
+		if (sl[i]->id < 0)
+			continue;	/* "other sockets": no address to show */
 		fmt_addr_port(la, sizeof(la), view_raw(c, sl[i], "socket.bound_addr"),
 			      view_raw(c, sl[i], "socket.bound_port"));
 		fmt_addr_port(fa, sizeof(fa), view_raw(c, sl[i], "socket.connected_addr"),
