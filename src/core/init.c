@@ -10,7 +10,9 @@
 
 #include "core/init.h"
 #include "core/log.h"
+#include "core/stats.h"
 #include "core/params.h"
+#include "core/rules.h"
 #include "intercept/intercept.h"
 
 int shim_stage = SHIM_STAGE_NONE;
@@ -73,6 +75,12 @@ __attribute__((constructor(101))) static void shim_init(void)
 	 * file, colours); then the banner in VMA's form. Bad values only warn. */
 	params_init();
 	params_log_banner();
+	/* Stage 3: offload rules (SHIM_CONFIG_FILE). Errors are logged; without rules
+	 * every socket is a candidate for offload, as in VMA. */
+	rules_init();
+	/* Stage 3b: this process's stats segment (SHIM_STATS_SHMEM_DIR), so shim_stats
+	 * sees the process from its first moment; failure leaves scratch blocks. */
+	stats_init();
 	/* Stage 4: the fd table. Without it the library stays a pure pass-through. */
 	err = fdt_init();
 	if (err) {

@@ -14,6 +14,7 @@ struct cc_cubic_state {
 	double w_est;		/* Reno-friendly estimate, segments */
 	uint64_t epoch_us;	/* start of the current congestion-avoidance epoch, 0 = none */
 	double cwnd_epoch;	/* cwnd (segments) at epoch start */
+	double acc;		/* fractional segments earned, added to cwnd when >= 1 */
 };
 
 union cc_state {
@@ -33,6 +34,7 @@ struct cc_ops {
 
 extern const struct cc_ops cc_newreno;
 extern const struct cc_ops cc_cubic;
+extern const struct cc_ops cc_none;	/* no congestion control: the peer's window rules */
 
 /* Reno slow start / congestion avoidance step, shared by both algorithms. */
 void cc_reno_increase(struct tcp_conn *c, uint32_t acked);

@@ -33,6 +33,7 @@ static void cubic_init(struct tcp_conn *c)
 	s->epoch_us = 0;
 	s->w_est = 0;
 	s->cwnd_epoch = 0;
+	s->acc = 0;
 }
 
 static void cubic_on_ack(struct tcp_conn *c, uint32_t acked, uint32_t rtt_us)
@@ -65,15 +66,17 @@ static void cubic_on_ack(struct tcp_conn *c, uint32_t acked, uint32_t rtt_us)
 		target = s->w_est;
 	if (target > 1.5 * cwnd)
 		target = 1.5 * cwnd;
-	if (target > cwnd) {
-		c->bytes_acked += (uint32_t)((target - cwnd) / cwnd * acked);
-	} else {
-		/* At the plateau: at most one segment per 100 windows (RFC 9438 4.4). */
-		c->bytes_acked += acked / 100;
-	}
-	if (c->bytes_acked >= c->mss) {
-		c->cwnd += c->bytes_acked / c->mss * c->mss;
-		c->bytes_acked %= c->mss;
+	/* RFC 9438 4.1: cwnd grows by (target - cwnd) / cwnd per acknowledged segment; at
+	 * the plateau by at most one segment per 100 windows (Linux's floor). */
+	if (target > cwnd)
+		s->acc += (target - cwnd) / cwnd * (acked / mss);
+	else
+		s->acc += (acked / mss) / (100.0 * cwnd);
+	if (s->acc >= 1) {
+		uint32_t segs = (uint32_t)s->acc;
+
+		c->cwnd += segs * c->mss;
+		s->acc -= segs;
 	}
 }
 
@@ -96,6 +99,7 @@ static uint32_t cubic_ssthresh(struct tcp_conn *c)
 static void cubic_on_rto(struct tcp_conn *c)
 {
 	c->ccs.cubic.epoch_us = 0;
+	c->ccs.cubic.acc = 0;
 	c->bytes_acked = 0;
 }
 

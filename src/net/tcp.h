@@ -29,16 +29,20 @@ enum tcp_state {
 	TCP_ST_TIME_WAIT,
 };
 
-enum tcp_cc_algo { TCP_CC_NEWRENO = 0, TCP_CC_CUBIC = 1 };
+enum tcp_cc_algo { TCP_CC_NEWRENO = 0, TCP_CC_CUBIC = 1, TCP_CC_NONE = 2 };
 
-/* Per-stack configuration; zero fields take the defaults of tcp_config_default(). */
+/* Per-stack configuration. Start from tcp_config_default(); numeric fields left at
+ * zero take the defaults (wscale excepted: 0 is a valid shift). */
 struct tcp_config {
 	uint32_t mtu;			/* SHIM_MTU: MSS defaults to mtu - 40 */
 	uint32_t mss;			/* SHIM_MSS: 0 = from mtu */
-	bool window_scaling;		/* SHIM_WINDOW_SCALING */
+	bool window_scaling;		/* SHIM_WINDOW_SCALING >= 0 (-1 turns it off) */
+	int wscale;			/* shift we offer, 0..14; < 0 sizes it to rcvbuf */
 	bool timestamps;
 	bool sack;
 	int cc_algo;			/* SHIM_TCP_CC_ALGO: enum tcp_cc_algo */
+	bool nodelay, quickack;		/* SHIM_TCP_NODELAY / SHIM_TCP_QUICKACK defaults */
+	uint32_t max_syn_rate;		/* SHIM_TCP_MAX_SYN_RATE: SYNs/s per listener, 0 = any */
 	uint32_t sndbuf;		/* default send queue limit, bytes */
 	uint32_t rcvbuf;		/* default receive queue limit, bytes */
 	uint32_t ooo_max_bytes;		/* out-of-order queue limit per connection (0 = rcvbuf) */
@@ -56,6 +60,8 @@ struct tcp_config {
 	uint32_t retries2;		/* data retransmissions before ETIMEDOUT */
 	uint32_t keepidle_s, keepintvl_s, keepcnt;
 	uint32_t challenge_ack_limit;	/* RFC 5961 challenge ACKs per second per stack */
+	uint32_t oow_ack_interval_us;	/* min gap between ACKs answering out-of-window pure
+					 * ACKs on one connection (Linux tcp_invalid_ratelimit) */
 	uint32_t max_syn_backlog;	/* cap on any listener's SYN queue */
 	bool rx_csum_verified;		/* the caller verified the checksum already */
 	uint16_t ephemeral_lo, ephemeral_hi;	/* host order: local ports for connect(port 0) */
@@ -90,10 +96,10 @@ struct tcp_stack_ops {
 struct tcp_stack_stats {
 	uint64_t active_opens, passive_opens, attempt_fails, estab_resets;
 	uint64_t in_segs, out_segs, retrans_segs, in_errs, bad_csum, out_rsts;
-	uint64_t listen_overflows, listen_drops, syn_queue_drops;
-	uint64_t challenge_acks, challenge_ack_limited, paws_drops, ooo_drops;
+	uint64_t listen_overflows, listen_drops, syn_queue_drops, syn_rate_drops;
+	uint64_t challenge_acks, challenge_ack_limited, paws_drops, ooo_drops, oow_acks_skipped;
 	uint64_t fast_retrans, rto_timeouts, tw_reused, keepalive_timeouts;
-	uint64_t dup_acks, sack_recoveries, reno_recoveries, zero_window_probes;
+	uint64_t dup_acks, sack_recoveries, reno_recoveries, zero_window_probes, sack_reneging;
 };
 
 struct tcp_stack *tcp_stack_create(const struct tcp_config *cfg,

@@ -59,7 +59,7 @@ void tcp_segq_purge(struct tcp_stack *st, struct tcp_segq *q)
 		tcp_seg_free(st, s);
 }
 
-static void rcvq_append(struct tcp_conn *c, const uint8_t *data, uint32_t len)
+static bool rcvq_append(struct tcp_conn *c, const uint8_t *data, uint32_t len)
 {
 	struct tcp_seg *t = c->rcvq.tail;
 
@@ -68,21 +68,24 @@ static void rcvq_append(struct tcp_conn *c, const uint8_t *data, uint32_t len)
 		memcpy(t->data + t->off + t->len, data, len);
 		t->len += len;
 		c->rcvq.bytes += len;
-		return;
+		return true;
 	}
 	t = tcp_seg_alloc(c->st, len < 2048 ? 2048 : len);
 	if (!t)
-		return;	/* caller accounted for the window; the peer will retransmit */
+		return false;
 	memcpy(t->data, data, len);
 	t->len = len;
 	tcp_segq_push(&c->rcvq, t);
+	return true;
 }
 
-/* In-order data (seq == rcv_nxt) and a possible FIN go to the receive queue. */
+/* In-order data (seq == rcv_nxt) and a possible FIN go to the receive queue. Out of
+ * memory, nothing is taken: rcv_nxt stays and the peer retransmits. */
 static void rcv_in_order(struct tcp_conn *c, const uint8_t *data, uint32_t len, bool fin)
 {
 	if (len) {
-		rcvq_append(c, data, len);
+		if (!rcvq_append(c, data, len))
+			return;
 		c->rcv_nxt += len;
 		c->bytes_received += len;
 	}

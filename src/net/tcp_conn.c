@@ -24,6 +24,7 @@ enum tcp_state tcp_state(const struct tcp_conn *c)
 
 void tcp_set_state(struct tcp_conn *c, enum tcp_state s)
 {
+	tcp_log(SHIM_LOG_FUNC, c, "%s -> %s", tcp_state_name(c->state), tcp_state_name(s));
 	if (c->state == TCP_ST_ESTABLISHED || c->state == TCP_ST_CLOSE_WAIT) {
 		if (s == TCP_ST_CLOSED)
 			c->st->stats.estab_resets++;
@@ -33,7 +34,8 @@ void tcp_set_state(struct tcp_conn *c, enum tcp_state s)
 
 void tcp_notify(struct tcp_conn *c, unsigned ev)
 {
-	if (c->st->ops.event && ev)
+	/* A child nobody accepted yet has no owner to tell. */
+	if (c->st->ops.event && ev && !(c->parent && !c->accepted))
 		c->st->ops.event(c->st->ctx, c, ev);
 }
 
@@ -81,7 +83,9 @@ void tcp_conn_init_seq(struct tcp_conn *c)
 	c->iss = tcp_isn(st, c->laddr, c->lport, c->raddr, c->rport, st->now);
 	c->snd_una = c->snd_nxt = c->snd_max = c->snd_queued_end = c->iss;
 	c->ts_offset = (uint32_t)(tcp_siphash(st->secret, tuple, sizeof(tuple)) >> 32);
-	if (st->cfg.window_scaling)
+	if (st->cfg.window_scaling && st->cfg.wscale >= 0)
+		ws = (uint8_t)(st->cfg.wscale > TCP_MAX_WSCALE ? TCP_MAX_WSCALE : st->cfg.wscale);
+	else if (st->cfg.window_scaling)
 		while (ws < TCP_MAX_WSCALE && (65535u << ws) < c->rcvbuf)
 			ws++;
 	c->rcv_wscale = ws;
@@ -133,8 +137,7 @@ void tcp_conn_established(struct tcp_conn *c)
 void tcp_enter_time_wait(struct tcp_conn *c)
 {
 	tcp_set_state(c, TCP_ST_TIME_WAIT);
-	for (int t = 0; t < TT_MAX; t++)
-		c->timer[t] = TCP_NO_DEADLINE;
+	tcp_timer_clear_all(c);
 	tcp_segq_purge(c->st, &c->sndq);
 	tcp_segq_purge(c->st, &c->oooq);
 	c->snd_next_seg = NULL;
@@ -148,13 +151,17 @@ void tcp_conn_done(struct tcp_conn *c, int err)
 		tcp_conn_release_if_dead(c);
 		return;
 	}
-	if (err)
+	if (err) {
 		c->so_error = err;
-	if (c->state == TCP_ST_LISTEN)
+		tcp_log(SHIM_LOG_DEBUG, c, "closed in %s: %s", tcp_state_name(c->state),
+			strerror(err));
+	}
+	if (c->state == TCP_ST_LISTEN) {
 		tcp_listen_close(c);
+		tcp_listener_remove(c);
+	}
 	tcp_set_state(c, TCP_ST_CLOSED);
-	for (int t = 0; t < TT_MAX; t++)
-		c->timer[t] = TCP_NO_DEADLINE;
+	tcp_timer_clear_all(c);
 	tcp_segq_purge(c->st, &c->sndq);
 	tcp_segq_purge(c->st, &c->oooq);
 	c->snd_next_seg = NULL;
@@ -317,7 +324,10 @@ int tcp_shutdown(struct tcp_conn *c, int how)
 		return -ENOTCONN;
 	}
 	if (c->state == TCP_ST_SYN_SENT) {
-		tcp_conn_done(c, 0);
+		if (how != SHUT_RD)
+			tcp_conn_done(c, 0);	/* Linux: the attempt is abandoned */
+		else
+			c->rd_shut = true;
 		return 0;
 	}
 	if (how != SHUT_WR) {

@@ -51,8 +51,11 @@ static bool seq_acceptable(const struct tcp_conn *c, uint32_t seq, uint32_t segl
 
 	if (!seglen)
 		return wnd ? SEQ_LEQ(nxt, seq) && SEQ_LT(seq, nxt + wnd) : seq == nxt;
+	/* Zero window: the data cannot be taken, but a segment right at rcv_nxt still
+	 * carries a valid ACK (RFC 9293 3.10.7.4: "special allowance"); it is trimmed to
+	 * nothing below and answered with our ACK. */
 	if (!wnd)
-		return false;
+		return seq == nxt;
 	return (SEQ_LEQ(nxt, seq) && SEQ_LT(seq, nxt + wnd)) ||
 	       (SEQ_LEQ(nxt, seq + seglen - 1) && SEQ_LT(seq + seglen - 1, nxt + wnd));
 }
@@ -67,6 +70,20 @@ static void notify_writable(struct tcp_conn *c)
 static bool our_fin_acked(const struct tcp_conn *c)
 {
 	return c->fin_queued && c->fin_sent_once && c->snd_una == c->snd_queued_end;
+}
+
+/* Answers a segment outside the window with our ACK. Two desynchronised ends would
+ * answer each other's pure ACKs forever (an ACK loop), so pure ACKs get at most one
+ * answer per interval per connection; segments carrying data always get one. */
+static void send_oow_ack(struct tcp_conn *c, const struct tcp_parsed *p)
+{
+	if (!p->len && !(p->flags & (TCP_FIN | TCP_SYN)) &&
+	    c->st->now - c->last_oow_ack_us < c->st->cfg.oow_ack_interval_us) {
+		c->st->stats.oow_acks_skipped++;
+		return;
+	}
+	c->last_oow_ack_us = c->st->now;
+	tcp_send_ack(c);
 }
 
 static void syn_sent_input(struct tcp_conn *c, const struct tcp_parsed *p)
@@ -161,6 +178,8 @@ static bool ack_input(struct tcp_conn *c, const struct tcp_parsed *p)
 		if (c->sack_ok && p->nsack)
 			tcp_sack_update(c, p);
 		tcp_sndq_acked(c, p->ack, &rtt);
+		if (c->sack_ok && tcp_sack_reneged(c))
+			c->st->stats.sack_reneging++;
 		if (c->ts_ok && p->has_ts && p->tsecr) {
 			uint32_t ms = tcp_ts_now(c) - p->tsecr;
 
@@ -170,6 +189,11 @@ static bool ack_input(struct tcp_conn *c, const struct tcp_parsed *p)
 			tcp_rtt_sample(c, (uint32_t)rtt);
 		c->backoff = 0;
 		c->retries = 0;
+		/* Congestion control counts data only, not the SYN or FIN sequence slot. */
+		if (prior == c->iss && acked)
+			acked--;
+		if (our_fin_acked(c) && acked)
+			acked--;
 		tcp_ack_newdata(c, acked, prior, rtt);
 		tcp_rearm_rtx(c);
 		notify_writable(c);
@@ -278,7 +302,7 @@ static void conn_input(struct tcp_conn *c, const struct tcp_parsed *p0)
 	if (c->ts_ok && p.has_ts && !(p.flags & TCP_RST) && SEQ_LT(p.tsval, c->ts_recent) &&
 	    c->st->now - c->ts_recent_us < PAWS_IDLE_US) {
 		c->st->stats.paws_drops++;
-		tcp_send_ack(c);
+		send_oow_ack(c, &p);
 		return;
 	}
 	if (!seq_acceptable(c, p.seq, seglen)) {
@@ -290,7 +314,7 @@ static void conn_input(struct tcp_conn *c, const struct tcp_parsed *p0)
 		}
 		if (c->state == TCP_ST_TIME_WAIT && (p.flags & TCP_FIN))
 			tcp_timer_set(c, TT_CLOSE, 2ull * c->st->cfg.msl_us);
-		tcp_send_ack(c);
+		send_oow_ack(c, &p);
 		return;
 	}
 	/* RFC 7323 4.3: remember the timestamp of the segment that fills rcv_nxt. */

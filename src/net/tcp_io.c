@@ -24,6 +24,7 @@ ssize_t tcp_send(struct tcp_conn *c, const void *buf, size_t len, int flags)
 	struct tcp_stack *st = c->st;
 	const uint8_t *p = buf;
 	size_t done = 0;
+	bool nomem = false;
 
 	st->now = st->ops.now_us(st->ctx);
 	if (c->so_error) {
@@ -53,8 +54,10 @@ ssize_t tcp_send(struct tcp_conn *c, const void *buf, size_t len, int flags)
 				n = c->mss - t->len;
 		} else {
 			t = tcp_seg_alloc(st, c->mss);
-			if (!t)
+			if (!t) {
+				nomem = true;
 				break;
+			}
 			t->seq = c->snd_queued_end;
 			tcp_segq_push(&c->sndq, t);
 			if (!c->snd_next_seg)
@@ -75,7 +78,7 @@ ssize_t tcp_send(struct tcp_conn *c, const void *buf, size_t len, int flags)
 	tcp_output(c);
 	tcp_reap(st);
 	if (!done)
-		return len ? -EAGAIN : 0;
+		return !len ? 0 : nomem ? -ENOBUFS : -EAGAIN;
 	return (ssize_t)done;
 }
 

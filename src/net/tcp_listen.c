@@ -27,6 +27,7 @@ int tcp_listen(struct tcp_conn *c, int backlog)
 		backlog = (int)st->cfg.max_syn_backlog;
 	c->backlog = backlog;
 	tcp_set_state(c, TCP_ST_LISTEN);
+	tcp_listener_add(c);
 	return 0;
 }
 
@@ -75,6 +76,8 @@ bool tcp_listen_child_established(struct tcp_conn *c)
 		return true;
 	if (l->acceptq_len >= l->backlog) {
 		c->st->stats.listen_overflows++;
+		tcp_log(SHIM_LOG_DEBUG, l, "accept queue full (%d): handshake ACK dropped",
+			l->backlog);
 		return false;
 	}
 	queue_remove(&l->synq_head, NULL, c);
@@ -155,6 +158,18 @@ void tcp_listen_input(struct tcp_conn *l, uint32_t saddr, uint32_t daddr, uint16
 		st->stats.listen_overflows++;
 		st->stats.listen_drops++;
 		return;
+	}
+	if (st->cfg.max_syn_rate) {
+		if (st->now - l->syn_window_us >= 1000000) {
+			l->syn_window_us = st->now;
+			l->syn_count = 0;
+		}
+		if (l->syn_count >= st->cfg.max_syn_rate) {
+			st->stats.syn_rate_drops++;
+			st->stats.listen_drops++;
+			return;
+		}
+		l->syn_count++;
 	}
 	if ((uint32_t)l->synq_len >= st->cfg.max_syn_backlog ||
 	    l->synq_len >= (l->backlog < 8 ? 8 : l->backlog) * 2) {

@@ -7,15 +7,40 @@
 
 #include "net/tcp_priv.h"
 
-static uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t len)
+/* One's-complement sum in native byte order, 8 bytes at a time (RFC 1071: the sum is
+ * byte-order independent, so the folded result stored as-is is in network order). */
+static uint64_t csum_add(uint64_t sum, const uint8_t *p, size_t len)
 {
-	while (len > 1) {
-		sum += (uint32_t)(p[0] << 8 | p[1]);
+	uint64_t v8;
+	uint32_t v4;
+	uint16_t v2;
+
+	for (; len >= 8; p += 8, len -= 8) {
+		memcpy(&v8, p, 8);
+		sum += v8;
+		sum += sum < v8;
+	}
+	if (len >= 4) {
+		memcpy(&v4, p, 4);
+		sum += v4;
+		sum += sum < v4;
+		p += 4;
+		len -= 4;
+	}
+	if (len >= 2) {
+		memcpy(&v2, p, 2);
+		sum += v2;
+		sum += sum < v2;
 		p += 2;
 		len -= 2;
 	}
-	if (len)
-		sum += (uint32_t)(p[0] << 8);
+	if (len) {
+		uint8_t last[2] = { p[0], 0 };
+
+		memcpy(&v2, last, 2);
+		sum += v2;
+		sum += sum < v2;
+	}
 	return sum;
 }
 
@@ -24,7 +49,7 @@ uint16_t tcp_csum(uint32_t saddr, uint32_t daddr, const uint8_t *hdr, size_t hle
 {
 	uint8_t ph[12];
 	uint16_t tl = htons((uint16_t)(hlen + dlen));
-	uint32_t sum;
+	uint64_t sum;
 
 	memcpy(ph, &saddr, 4);
 	memcpy(ph + 4, &daddr, 4);
@@ -32,11 +57,13 @@ uint16_t tcp_csum(uint32_t saddr, uint32_t daddr, const uint8_t *hdr, size_t hle
 	ph[9] = 6;	/* IPPROTO_TCP */
 	memcpy(ph + 10, &tl, 2);
 	sum = csum_add(0, ph, sizeof(ph));
-	sum = csum_add(sum, hdr, hlen);	/* hlen is even: data keeps its alignment */
+	sum = csum_add(sum, hdr, hlen);	/* hlen is even here: data keeps its alignment */
 	sum = csum_add(sum, data, dlen);
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return htons((uint16_t)~sum);
+	sum = (sum & 0xffffffff) + (sum >> 32);
+	sum = (sum & 0xffffffff) + (sum >> 32);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
 }
 
 /* Window we can offer now: never shrinks what we already advertised, and grows only by
@@ -51,7 +78,7 @@ uint32_t tcp_rcv_window(struct tcp_conn *c)
 
 	if (free_sp > max)
 		free_sp = max;
-	if (free_sp > cur && (free_sp - cur >= step || used == 0))
+	if (free_sp > cur && free_sp - cur >= step)
 		return free_sp;
 	return cur;
 }
@@ -180,7 +207,9 @@ void tcp_send_challenge_ack(struct tcp_conn *c)
 		st->challenge_count = 0;
 	}
 	if (st->challenge_count >= st->cfg.challenge_ack_limit) {
-		st->stats.challenge_ack_limited++;
+		if (!st->stats.challenge_ack_limited++)
+			tcp_log(SHIM_LOG_DEBUG, c, "challenge ACK limit (%u/s) reached",
+				st->cfg.challenge_ack_limit);
 		return;
 	}
 	st->challenge_count++;
@@ -279,6 +308,12 @@ void tcp_output(struct tcp_conn *c)
 			sent = true;
 		}
 	}
+	/* RFC 3042 limited transmit: the first two dupacks each let one new segment out,
+	 * so a small window still collects the three dupacks fast retransmit needs. */
+	uint32_t cwnd = c->cwnd;
+
+	if (!c->in_recovery && c->dupacks && c->dupacks < 3)
+		cwnd += c->dupacks * (uint32_t)c->mss;
 	while ((s = c->snd_next_seg)) {
 		uint32_t wnd_edge = c->snd_una + c->snd_wnd;
 		uint32_t usable = SEQ_GT(wnd_edge, s->seq) ? wnd_edge - s->seq : 0;
@@ -301,7 +336,7 @@ void tcp_output(struct tcp_conn *c)
 				break;
 			}
 		}
-		if (flight + (s->len ? s->len : 1) > c->cwnd && flight > 0)
+		if (flight + (s->len ? s->len : 1) > cwnd && flight > 0)
 			break;
 		if (!resend && s->len < c->mss && s == c->sndq.tail && !(s->flags & TCP_FIN)) {
 			if ((c->cork || c->more_pending) && !c->push_now) {
@@ -309,7 +344,7 @@ void tcp_output(struct tcp_conn *c)
 					tcp_timer_set(c, TT_CORK, c->st->cfg.cork_us);
 				break;
 			}
-			if (!c->nodelay && tcp_flight(c) > 0)
+			if (!c->nodelay && !c->push_now && tcp_flight(c) > 0)
 				break;	/* Nagle: wait for the outstanding data's ACK */
 		}
 		if (resend)

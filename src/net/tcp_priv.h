@@ -4,9 +4,19 @@
 #ifndef SHIM_NET_TCP_PRIV_H
 #define SHIM_NET_TCP_PRIV_H
 
+#include <arpa/inet.h>
+
+#include "core/log.h"
 #include "net/tcp.h"
 #include "net/cc.h"
 #include "net/proto/tcp.h"
+
+/* Log a line about a connection: "tcp 10.0.0.1:80>10.0.0.2:40000 <message>". */
+#define TCP_IP4_(a) ((const uint8_t *)&(a))[0], ((const uint8_t *)&(a))[1], \
+		    ((const uint8_t *)&(a))[2], ((const uint8_t *)&(a))[3]
+#define tcp_log(lvl, c, fmt, ...)                                                   \
+	shim_log((lvl), "tcp %u.%u.%u.%u:%u>%u.%u.%u.%u:%u " fmt, TCP_IP4_((c)->laddr), \
+		 ntohs((c)->lport), TCP_IP4_((c)->raddr), ntohs((c)->rport), ##__VA_ARGS__)
 
 /* Sequence-space comparisons (RFC 9293 §3.4). */
 #define SEQ_LT(a, b)	((int32_t)((a) - (b)) < 0)
@@ -75,6 +85,7 @@ enum tcp_timer {
 };
 
 #define TCP_NO_DEADLINE UINT64_MAX
+#define TCP_NOT_IN_HEAP UINT32_MAX
 
 struct tcp_conn {
 	struct tcp_stack *st;
@@ -82,6 +93,7 @@ struct tcp_conn {
 	struct tcp_conn *all_next, *all_prev;	/* every conn of the stack */
 	struct tcp_conn *parent;	/* listener, while embryonic or in accept queue */
 	struct tcp_conn *qnext;		/* listener's SYN or accept queue */
+	struct tcp_conn *lnext;		/* stack's listener list */
 	void *user;
 
 	enum tcp_state state;
@@ -95,6 +107,8 @@ struct tcp_conn {
 	struct tcp_conn *synq_head;
 	struct tcp_conn *acceptq_head, *acceptq_tail;
 	int synq_len, acceptq_len;
+	uint64_t syn_window_us;		/* SHIM_TCP_MAX_SYN_RATE accounting */
+	uint32_t syn_count;
 
 	/* send sequence space */
 	uint32_t iss, snd_una, snd_nxt, snd_max, snd_wnd, snd_wl1, snd_wl2, max_snd_wnd;
@@ -157,7 +171,10 @@ struct tcp_conn {
 
 	/* timers */
 	uint64_t timer[TT_MAX];
+	uint64_t tnext;			/* earliest of timer[], the key in the stack's heap */
+	uint32_t heap_idx;		/* position in st->theap, TCP_NOT_IN_HEAP when absent */
 	uint64_t last_rcv_us, last_snd_us;
+	uint64_t last_oow_ack_us;	/* last ACK sent for an out-of-window segment */
 
 	/* tcp_info counters */
 	uint32_t total_retrans, rcv_ooopack;
@@ -172,6 +189,10 @@ struct tcp_stack {
 	uint8_t secret[16];
 	struct tcp_conn **hash;
 	uint32_t hash_mask;
+	uint32_t hashed;		/* connections in the table (drives resizing) */
+	struct tcp_conn *listeners;	/* linked by lnext */
+	struct tcp_conn **theap;	/* min-heap of connections by tnext */
+	uint32_t theap_len, theap_cap;
 	struct tcp_conn *all;		/* every conn, listeners included */
 	struct tcp_conn *dead;		/* closed and unreferenced: freed by tcp_reap() */
 	struct tcp_stack_stats stats;
@@ -190,6 +211,8 @@ void tcp_conn_unhash(struct tcp_conn *c);
 struct tcp_conn *tcp_conn_lookup(struct tcp_stack *st, uint32_t laddr, uint16_t lport,
 				 uint32_t raddr, uint16_t rport);
 struct tcp_conn *tcp_listener_lookup(struct tcp_stack *st, uint32_t laddr, uint16_t lport);
+void tcp_listener_add(struct tcp_conn *l);
+void tcp_listener_remove(struct tcp_conn *l);
 void tcp_set_state(struct tcp_conn *c, enum tcp_state s);
 /* Moves to CLOSED with err (0 = quiet), flushes queues, frees when unreferenced. */
 void tcp_conn_done(struct tcp_conn *c, int err);
@@ -238,6 +261,7 @@ void tcp_sack_update(struct tcp_conn *c, const struct tcp_parsed *p);
 void tcp_sack_mark_lost(struct tcp_conn *c);
 uint32_t tcp_pipe(const struct tcp_conn *c);
 void tcp_sack_clear(struct tcp_conn *c);
+bool tcp_sack_reneged(struct tcp_conn *c);
 size_t tcp_sack_blocks(const struct tcp_conn *c, uint32_t blocks[][2], size_t max);
 
 /* tcp_recovery.c */
@@ -251,6 +275,7 @@ uint32_t tcp_flight(const struct tcp_conn *c);
 /* tcp_timer.c */
 void tcp_timer_set(struct tcp_conn *c, enum tcp_timer t, uint64_t delay_us);
 void tcp_timer_clear(struct tcp_conn *c, enum tcp_timer t);
+void tcp_timer_clear_all(struct tcp_conn *c);
 void tcp_rearm_rtx(struct tcp_conn *c);
 void tcp_keepalive_reset(struct tcp_conn *c);
 uint32_t tcp_current_rto(const struct tcp_conn *c);

@@ -132,11 +132,8 @@ void tcp_dupack(struct tcp_conn *c)
 /* The retransmission timer expired with data outstanding. */
 void tcp_rto_recovery(struct tcp_conn *c)
 {
-	uint32_t flight = tcp_flight(c);
-
 	if (c->retries == 0 || c->in_recovery)
 		c->ssthresh = c->cc->ssthresh(c);
-	(void)flight;
 	c->in_recovery = false;
 	c->after_rto = true;
 	c->recover = c->snd_max;
@@ -144,6 +141,13 @@ void tcp_rto_recovery(struct tcp_conn *c)
 	c->cwnd = c->mss;
 	c->bytes_acked = 0;
 	tcp_sack_clear(c);
+	/* A second timeout in a row hints that the receiver dropped data it had SACKed
+	 * (reneging, RFC 2018 section 8): forget SACK marks so everything is resent. */
+	if (c->retries) {
+		for (struct tcp_seg *s = c->sndq.head; s; s = s->next)
+			s->sacked = 0;
+		c->sacked_bytes = 0;
+	}
 	/* Go back: everything from snd_una is sent again as the window reopens. */
 	c->snd_nxt = c->snd_una;
 	c->snd_next_seg = c->sndq.head;

@@ -113,3 +113,15 @@ void tcp_sack_clear(struct tcp_conn *c)
 	c->lost_bytes = 0;
 	c->retx_bytes = 0;
 }
+
+/* The cumulative ACK stopped at a segment the receiver had SACKed: it dropped that data
+ * (reneging, RFC 2018 section 8). Forget every SACK mark so it is all sent again. */
+bool tcp_sack_reneged(struct tcp_conn *c)
+{
+	if (!c->sndq.head || !c->sndq.head->sacked)
+		return false;
+	for (struct tcp_seg *s = c->sndq.head; s; s = s->next)
+		s->sacked = 0;
+	c->sacked_bytes = 0;
+	return true;
+}

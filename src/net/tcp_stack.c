@@ -13,6 +13,7 @@ void tcp_config_default(struct tcp_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->mtu = 1500;
 	cfg->window_scaling = true;
+	cfg->wscale = -1;
 	cfg->timestamps = true;
 	cfg->sack = true;
 	cfg->cc_algo = TCP_CC_NEWRENO;
@@ -34,6 +35,7 @@ void tcp_config_default(struct tcp_config *cfg)
 	cfg->keepintvl_s = 75;
 	cfg->keepcnt = 9;
 	cfg->challenge_ack_limit = 1000;
+	cfg->oow_ack_interval_us = 500000;
 	cfg->max_syn_backlog = 4096;
 	cfg->ephemeral_lo = 32768;
 	cfg->ephemeral_hi = 60999;
@@ -50,7 +52,7 @@ static void config_fill(struct tcp_config *cfg)
 	DEF(rto_min_us); DEF(rto_max_us); DEF(rto_init_us); DEF(delack_us); DEF(msl_us);
 	DEF(fin_timeout_us); DEF(cork_us); DEF(syn_retries); DEF(synack_retries);
 	DEF(retries2); DEF(keepidle_s); DEF(keepintvl_s); DEF(keepcnt);
-	DEF(challenge_ack_limit); DEF(max_syn_backlog); DEF(ephemeral_lo); DEF(ephemeral_hi);
+	DEF(challenge_ack_limit); DEF(oow_ack_interval_us); DEF(max_syn_backlog); DEF(ephemeral_lo); DEF(ephemeral_hi);
 #undef DEF
 	if (!cfg->mss)
 		cfg->mss = cfg->mtu > 40 + 64 ? cfg->mtu - 40 : 536;
@@ -138,6 +140,7 @@ void tcp_stack_destroy(struct tcp_stack *st)
 		conn_free(c);
 	}
 	free(st->hash);
+	free(st->theap);
 	free(st);
 }
 
@@ -164,15 +167,45 @@ static uint32_t tuple_hash(const struct tcp_stack *st, uint32_t laddr, uint16_t 
 	return h & st->hash_mask;
 }
 
+/* Doubles the table when chains would average more than two entries. */
+static void hash_grow(struct tcp_stack *st)
+{
+	uint32_t n = (st->hash_mask + 1) * 2;
+	struct tcp_conn **h = calloc(n, sizeof(*h)), **old = st->hash;
+	uint32_t old_n = st->hash_mask + 1;
+
+	if (!h)
+		return;	/* keep the old table: lookups stay correct, only slower */
+	st->hash = h;
+	st->hash_mask = n - 1;
+	for (uint32_t i = 0; i < old_n; i++) {
+		struct tcp_conn *c = old[i], *next;
+
+		for (; c; c = next) {
+			uint32_t b = tuple_hash(st, c->laddr, c->lport, c->raddr, c->rport);
+
+			next = c->hnext;
+			c->hnext = h[b];
+			h[b] = c;
+		}
+	}
+	free(old);
+}
+
 void tcp_conn_hash(struct tcp_conn *c)
 {
-	uint32_t b = tuple_hash(c->st, c->laddr, c->lport, c->raddr, c->rport);
+	struct tcp_stack *st = c->st;
+	uint32_t b;
 
 	if (c->hashed)
 		return;
-	c->hnext = c->st->hash[b];
-	c->st->hash[b] = c;
+	if (st->hashed >= 2 * (st->hash_mask + 1))
+		hash_grow(st);
+	b = tuple_hash(st, c->laddr, c->lport, c->raddr, c->rport);
+	c->hnext = st->hash[b];
+	st->hash[b] = c;
 	c->hashed = true;
+	st->hashed++;
 }
 
 void tcp_conn_unhash(struct tcp_conn *c)
@@ -189,6 +222,7 @@ void tcp_conn_unhash(struct tcp_conn *c)
 		}
 	}
 	c->hashed = false;
+	c->st->hashed--;
 }
 
 struct tcp_conn *tcp_conn_lookup(struct tcp_stack *st, uint32_t laddr, uint16_t lport,
@@ -208,8 +242,8 @@ struct tcp_conn *tcp_listener_lookup(struct tcp_stack *st, uint32_t laddr, uint1
 {
 	struct tcp_conn *wild = NULL;
 
-	for (struct tcp_conn *c = st->all; c; c = c->all_next) {
-		if (c->state != TCP_ST_LISTEN || c->lport != lport)
+	for (struct tcp_conn *c = st->listeners; c; c = c->lnext) {
+		if (c->lport != lport)
 			continue;
 		if (c->laddr == laddr)
 			return c;
@@ -217,6 +251,23 @@ struct tcp_conn *tcp_listener_lookup(struct tcp_stack *st, uint32_t laddr, uint1
 			wild = c;
 	}
 	return wild;
+}
+
+void tcp_listener_add(struct tcp_conn *l)
+{
+	l->lnext = l->st->listeners;
+	l->st->listeners = l;
+}
+
+void tcp_listener_remove(struct tcp_conn *l)
+{
+	for (struct tcp_conn **pp = &l->st->listeners; *pp; pp = &(*pp)->lnext) {
+		if (*pp == l) {
+			*pp = l->lnext;
+			l->lnext = NULL;
+			return;
+		}
+	}
 }
 
 struct tcp_conn *tcp_conn_alloc(struct tcp_stack *st)
@@ -236,9 +287,14 @@ struct tcp_conn *tcp_conn_alloc(struct tcp_stack *st)
 	c->keepintvl_s = st->cfg.keepintvl_s;
 	c->keepcnt = st->cfg.keepcnt;
 	c->rto_us = st->cfg.rto_init_us;
-	c->cc = st->cfg.cc_algo == TCP_CC_CUBIC ? &cc_cubic : &cc_newreno;
+	c->nodelay = st->cfg.nodelay;
+	c->quickack = st->cfg.quickack;
+	c->cc = st->cfg.cc_algo == TCP_CC_CUBIC ? &cc_cubic :
+		st->cfg.cc_algo == TCP_CC_NONE ? &cc_none : &cc_newreno;
 	for (int t = 0; t < TT_MAX; t++)
 		c->timer[t] = TCP_NO_DEADLINE;
+	c->tnext = TCP_NO_DEADLINE;
+	c->heap_idx = TCP_NOT_IN_HEAP;
 	c->all_next = st->all;
 	if (st->all)
 		st->all->all_prev = c;

@@ -4,17 +4,121 @@
  * the cork deadline. tcp_tick() runs what expired; tcp_next_deadline() tells the
  * owner how long it may sleep. */
 #include <errno.h>
+#include <stdlib.h>
 
 #include "net/tcp_priv.h"
+
+/* The stack keeps connections with a pending timer in a binary min-heap keyed by their
+ * earliest deadline, so tick and next-deadline cost O(log n) and O(1), not O(n). */
+static bool heap_less(const struct tcp_stack *st, uint32_t a, uint32_t b)
+{
+	return st->theap[a]->tnext < st->theap[b]->tnext;
+}
+
+static void heap_swap(struct tcp_stack *st, uint32_t a, uint32_t b)
+{
+	struct tcp_conn *t = st->theap[a];
+
+	st->theap[a] = st->theap[b];
+	st->theap[b] = t;
+	st->theap[a]->heap_idx = a;
+	st->theap[b]->heap_idx = b;
+}
+
+static void heap_up(struct tcp_stack *st, uint32_t i)
+{
+	while (i && heap_less(st, i, (i - 1) / 2)) {
+		heap_swap(st, i, (i - 1) / 2);
+		i = (i - 1) / 2;
+	}
+}
+
+static void heap_down(struct tcp_stack *st, uint32_t i)
+{
+	for (;;) {
+		uint32_t l = 2 * i + 1, r = l + 1, m = i;
+
+		if (l < st->theap_len && heap_less(st, l, m))
+			m = l;
+		if (r < st->theap_len && heap_less(st, r, m))
+			m = r;
+		if (m == i)
+			return;
+		heap_swap(st, i, m);
+		i = m;
+	}
+}
+
+static void heap_remove(struct tcp_stack *st, struct tcp_conn *c)
+{
+	uint32_t i = c->heap_idx;
+
+	c->heap_idx = TCP_NOT_IN_HEAP;
+	if (--st->theap_len == i)
+		return;
+	st->theap[i] = st->theap[st->theap_len];
+	st->theap[i]->heap_idx = i;
+	heap_up(st, i);
+	heap_down(st, st->theap[i]->heap_idx);
+}
+
+static void heap_insert(struct tcp_stack *st, struct tcp_conn *c)
+{
+	if (st->theap_len == st->theap_cap) {
+		uint32_t cap = st->theap_cap ? 2 * st->theap_cap : 64;
+		struct tcp_conn **h = realloc(st->theap, cap * sizeof(*h));
+
+		if (!h)
+			return;	/* the conn keeps tnext; heap_update retries on the next change */
+		st->theap = h;
+		st->theap_cap = cap;
+	}
+	c->heap_idx = st->theap_len;
+	st->theap[st->theap_len++] = c;
+	heap_up(st, c->heap_idx);
+}
+
+static void heap_update(struct tcp_conn *c)
+{
+	struct tcp_stack *st = c->st;
+	uint64_t next = TCP_NO_DEADLINE;
+
+	for (int t = 0; t < TT_MAX; t++)
+		if (c->timer[t] < next)
+			next = c->timer[t];
+	if (next == c->tnext && (next == TCP_NO_DEADLINE) == (c->heap_idx == TCP_NOT_IN_HEAP))
+		return;
+	c->tnext = next;
+	if (next == TCP_NO_DEADLINE) {
+		if (c->heap_idx != TCP_NOT_IN_HEAP)
+			heap_remove(st, c);
+	} else if (c->heap_idx == TCP_NOT_IN_HEAP) {
+		heap_insert(st, c);
+	} else {
+		heap_up(st, c->heap_idx);
+		heap_down(st, c->heap_idx);
+	}
+}
 
 void tcp_timer_set(struct tcp_conn *c, enum tcp_timer t, uint64_t delay_us)
 {
 	c->timer[t] = c->st->now + delay_us;
+	heap_update(c);
 }
 
 void tcp_timer_clear(struct tcp_conn *c, enum tcp_timer t)
 {
+	if (c->timer[t] == TCP_NO_DEADLINE)
+		return;
 	c->timer[t] = TCP_NO_DEADLINE;
+	heap_update(c);
+}
+
+void tcp_timer_clear_all(struct tcp_conn *c)
+{
+	for (int t = 0; t < TT_MAX; t++)
+		c->timer[t] = TCP_NO_DEADLINE;
+	heap_update(c);
 }
 
 uint32_t tcp_current_rto(const struct tcp_conn *c)
@@ -84,6 +188,7 @@ static void rtx_expired(struct tcp_conn *c)
 	if (!head || c->snd_una == c->snd_max)
 		return;
 	if (c->retries >= c->st->cfg.retries2) {
+		tcp_log(SHIM_LOG_DEBUG, c, "gave up after %u retransmissions", c->retries);
 		tcp_conn_done(c, ETIMEDOUT);
 		return;
 	}
@@ -119,6 +224,7 @@ static void keepalive_expired(struct tcp_conn *c)
 	}
 	if (c->probes >= c->keepcnt) {
 		c->st->stats.keepalive_timeouts++;
+		tcp_log(SHIM_LOG_DEBUG, c, "%u keepalive probes unanswered", c->probes);
 		tcp_send_rst(c);
 		tcp_conn_done(c, ETIMEDOUT);
 		return;
@@ -135,7 +241,7 @@ static void conn_timers(struct tcp_conn *c)
 	for (int t = 0; t < TT_MAX && c->state != TCP_ST_CLOSED; t++) {
 		if (c->timer[t] > now)
 			continue;
-		c->timer[t] = TCP_NO_DEADLINE;
+		tcp_timer_clear(c, (enum tcp_timer)t);
 		switch (t) {
 		case TT_RTX:
 			rtx_expired(c);
@@ -149,7 +255,7 @@ static void conn_timers(struct tcp_conn *c)
 			break;
 		case TT_CLOSE:
 			tcp_conn_done(c, 0);
-			return;	/* c may be gone */
+			return;
 		case TT_CORK:
 			c->push_now = true;
 			tcp_output(c);
@@ -161,23 +267,16 @@ static void conn_timers(struct tcp_conn *c)
 
 void tcp_tick(struct tcp_stack *st)
 {
-	struct tcp_conn *c, *next;
+	/* Bounded so a timer re-armed at "now" cannot spin us. */
+	uint32_t budget = st->theap_len * TT_MAX + 16;
 
 	st->now = st->ops.now_us(st->ctx);
-	for (c = st->all; c; c = next) {
-		next = c->all_next;
-		conn_timers(c);
-	}
+	while (st->theap_len && st->theap[0]->tnext <= st->now && budget--)
+		conn_timers(st->theap[0]);
 	tcp_reap(st);
 }
 
 uint64_t tcp_next_deadline(const struct tcp_stack *st)
 {
-	uint64_t d = TCP_NO_DEADLINE;
-
-	for (const struct tcp_conn *c = st->all; c; c = c->all_next)
-		for (int t = 0; t < TT_MAX; t++)
-			if (c->timer[t] < d)
-				d = c->timer[t];
-	return d;
+	return st->theap_len ? st->theap[0]->tnext : TCP_NO_DEADLINE;
 }

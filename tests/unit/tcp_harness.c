@@ -2,12 +2,14 @@
  * engine instances exchange segments through an in-memory queue with programmable
  * faults, and time moves only when the harness jumps to the next due packet or timer. */
 #include <arpa/inet.h>
+#include <check.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "tcp_harness.h"
+#include "core/log.h"
 #include "net/proto/tcp.h"
 
 uint32_t th_addr(int side)
@@ -116,6 +118,16 @@ static void wire_push(struct th *th, int from, const uint8_t *buf, size_t len, u
 	p->order = th->order++;
 	p->len = len;
 	memcpy(p->data, buf, len);
+	/* Nearly every packet goes to the end: keep that O(1). */
+	if (!th->wire || th->wire_tail->at <= at) {
+		p->next = NULL;
+		if (th->wire)
+			th->wire_tail->next = p;
+		else
+			th->wire = p;
+		th->wire_tail = p;
+		return;
+	}
 	for (pp = &th->wire; *pp && (*pp)->at <= at; pp = &(*pp)->next)
 		;
 	p->next = *pp;
@@ -219,6 +231,8 @@ struct th *th_new(const struct tcp_config *cfg_a, const struct tcp_config *cfg_b
 
 	if (!th)
 		abort();
+	if (getenv("TCP_HARNESS_LOG"))	/* e.g. 5: every state change of the engine */
+		log_set_level(atoi(getenv("TCP_HARNESS_LOG")));
 	th->log = calloc(TH_LOG_MAX, sizeof(*th->log));
 	if (!th->log)
 		abort();
@@ -392,26 +406,33 @@ int th_establish(struct th *th, uint16_t port, struct tcp_conn **client,
 	return tcp_accept(*listener, server);
 }
 
-static uint8_t pattern(size_t i)
+/* The transfer pattern repeats with a prime period, so a byte that lands at the wrong
+ * offset (lost, duplicated or misordered data) is caught; a doubled table makes every
+ * window of up to PATTERN_PERIOD bytes contiguous for memcpy/memcmp. */
+#define PATTERN_PERIOD 65521
+static uint8_t pattern_tab[2 * PATTERN_PERIOD];
+
+static const uint8_t *pattern_at(size_t offset)
 {
-	return (uint8_t)(i * 7 + (i >> 8) * 13 + 1);
+	if (!pattern_tab[0])
+		for (size_t i = 0; i < sizeof(pattern_tab); i++)
+			pattern_tab[i] = (uint8_t)((i % PATTERN_PERIOD) * 7 +
+						   ((i % PATTERN_PERIOD) >> 8) * 13 + 1);
+	return pattern_tab + offset % PATTERN_PERIOD;
 }
 
 long th_transfer(struct th *th, struct tcp_conn *src, struct tcp_conn *dst, size_t nbytes,
 		 uint64_t max_us)
 {
-	static uint8_t buf[65536];
+	static uint8_t buf[PATTERN_PERIOD];
 	size_t sent = 0, got = 0;
 	uint64_t end = th->now + max_us;
 
 	while (got < nbytes && th->now < end) {
 		while (sent < nbytes) {
-			size_t n = nbytes - sent > sizeof(buf) ? sizeof(buf) : nbytes - sent;
-			ssize_t r;
+			size_t n = nbytes - sent > PATTERN_PERIOD ? PATTERN_PERIOD : nbytes - sent;
+			ssize_t r = tcp_send(src, pattern_at(sent), n, 0);
 
-			for (size_t i = 0; i < n; i++)
-				buf[i] = pattern(sent + i);
-			r = tcp_send(src, buf, n, 0);
 			if (r <= 0)
 				break;
 			sent += (size_t)r;
@@ -421,9 +442,8 @@ long th_transfer(struct th *th, struct tcp_conn *src, struct tcp_conn *dst, size
 
 			if (r <= 0)
 				break;
-			for (ssize_t i = 0; i < r; i++)
-				if (buf[i] != pattern(got + (size_t)i))
-					return -1;
+			if (memcmp(buf, pattern_at(got), (size_t)r))
+				return -1;
 			got += (size_t)r;
 		}
 		if (got >= nbytes)
@@ -535,15 +555,41 @@ static uint32_t sum16(uint32_t sum, const uint8_t *p, size_t len)
 	return sum;
 }
 
+void th_fix_csum(int from, uint8_t *seg, size_t len)
+{
+	struct tcp_hdr *h = (struct tcp_hdr *)seg;
+	uint32_t saddr = th_addr(from), daddr = th_addr(!from), sum;
+	uint16_t tl = htons((uint16_t)len);
+	uint8_t ph[12];
+
+	memcpy(ph, &saddr, 4);
+	memcpy(ph + 4, &daddr, 4);
+	ph[8] = 0;
+	ph[9] = 6;
+	memcpy(ph + 10, &tl, 2);
+	h->csum = 0;
+	sum = sum16(sum16(0, ph, 12), seg, len);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	h->csum = htons((uint16_t)~sum);
+}
+
+uint64_t th_random(struct th *th)
+{
+	return rng_next(th);
+}
+
 int th_inject(struct th *th, int from, uint16_t sport, uint16_t dport, uint8_t flags,
 	      uint32_t seq, uint32_t ack, uint16_t wnd, const void *data, size_t len,
 	      const uint32_t *ts)
 {
-	uint8_t buf[2048], ph[12];
+	uint8_t buf[2048];
 	struct tcp_hdr *h = (struct tcp_hdr *)buf;
 	size_t hlen = TCP_HDR_LEN + (ts ? 12 : 0);
-	uint32_t sum, saddr = th_addr(from), daddr = th_addr(!from);
-	uint16_t tl = htons((uint16_t)(hlen + len));
+	uint32_t saddr = th_addr(from), daddr = th_addr(!from);
+
+	if (hlen + len > sizeof(buf))
+		return -EMSGSIZE;
 
 	memset(buf, 0, hlen);
 	h->sport = htons(sport);
@@ -565,14 +611,41 @@ int th_inject(struct th *th, int from, uint16_t sport, uint16_t dport, uint8_t f
 	}
 	if (len)
 		memcpy(buf + hlen, data, len);
-	memcpy(ph, &saddr, 4);
-	memcpy(ph + 4, &daddr, 4);
-	ph[8] = 0;
-	ph[9] = 6;
-	memcpy(ph + 10, &tl, 2);
-	sum = sum16(sum16(0, ph, 12), buf, hlen + len);
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	h->csum = htons((uint16_t)~sum);
+	th_fix_csum(from, buf, hlen + len);
 	return tcp_input(th->side[!from].st, saddr, daddr, buf, hlen + len);
+}
+
+struct th *th_setup(const struct tcp_config *a, const struct tcp_config *b,
+		    struct tcp_conn **cl, struct tcp_conn **sv, struct tcp_conn **ls)
+{
+	struct th *th = th_new(a, b);
+
+	*cl = *sv = *ls = NULL;
+	if (th_establish(th, 80, cl, sv, ls)) {
+		th_finish(th);
+		return NULL;
+	}
+	return th;
+}
+
+long th_teardown(struct th *th, struct tcp_conn *cl, struct tcp_conn *sv, struct tcp_conn *ls)
+{
+	if (cl)
+		tcp_close(cl);
+	if (sv)
+		tcp_close(sv);
+	if (ls)
+		tcp_close(ls);
+	return th_finish(th);
+}
+
+int th_run_suite(struct Suite *s)
+{
+	SRunner *sr = srunner_create(s);
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
 }

@@ -71,6 +71,7 @@ struct th {
 	uint64_t now;
 	struct th_side side[2];
 	struct th_pkt *wire;		/* sorted by delivery time, then send order */
+	struct th_pkt *wire_tail;
 	uint64_t order;
 	/* faults */
 	uint64_t delay_us;		/* one-way latency */
@@ -135,6 +136,20 @@ const struct th_seg *th_last(const struct th *th, int from);
 size_t th_count_data(const struct th *th, int from);
 
 uint32_t th_addr(int side);
+
+/* Fills in the checksum of a raw segment sent from side `from`. */
+void th_fix_csum(int from, uint8_t *seg, size_t len);
+/* The harness's seeded generator (for tests that randomise their own input). */
+uint64_t th_random(struct th *th);
+
+/* Fixture shared by the suites: a harness with one connection established on port 80
+ * (NULL on failure), and its teardown (closes the non-NULL handles, then th_finish). */
+struct th *th_setup(const struct tcp_config *a, const struct tcp_config *b,
+		    struct tcp_conn **cl, struct tcp_conn **sv, struct tcp_conn **ls);
+long th_teardown(struct th *th, struct tcp_conn *cl, struct tcp_conn *sv, struct tcp_conn *ls);
+/* Runs a Check suite; returns the process exit status. */
+struct Suite;
+int th_run_suite(struct Suite *s);
 
 /* Hands a crafted segment from side `from` (ports in host order) straight to the other
  * stack; ts = {tsval, tsecr} adds a timestamp option. Returns tcp_input()'s result. */

@@ -55,8 +55,11 @@ START_TEST(test_install_get_remove)
 	ck_assert_ptr_null(fdt_get(FD_A));
 	ck_assert_int_eq(fdt_install(f), 0);
 	ck_assert(fdt_peek(FD_A) != 0);
-	ck_assert_int_eq(fdt_install(obj_new(FD_A, &plain_ops)) , -EEXIST);
-	ck_assert_int_eq(destroyed, 0);
+	g = obj_new(FD_A, &plain_ops);
+	ck_assert_int_eq(fdt_install(g), -EEXIST);
+	fd_put(g);
+	ck_assert_int_eq(destroyed, 1);
+	destroyed = 0;
 	g = fdt_get(FD_A);
 	ck_assert_ptr_eq(g, f);
 	ck_assert_int_eq(f->refcnt, 2);
@@ -192,8 +195,12 @@ START_TEST(test_concurrent_lookups)
 	for (int round = 0; round < 20000; round++) {
 		int fd = RACE_BASE + round % RACE_FDS;
 
-		if (fdt_install(obj_new(fd, &plain_ops)) == 0)
+		struct shim_fd *f = obj_new(fd, &plain_ops);
+
+		if (fdt_install(f) == 0)
 			installs++;
+		else
+			free(f);	/* never installed: not one of the destroyed */
 		if (round % 3)
 			fd_put(fdt_remove(RACE_BASE + (round * 7) % RACE_FDS));
 		if (round % 5000 == 0) {	/* growth while readers run */

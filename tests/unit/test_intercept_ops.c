@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/close_range.h>
 #include <sys/ioctl.h>
 #include <sys/sendfile.h>
 #include <sys/syscall.h>
@@ -273,6 +274,20 @@ START_TEST(test_close_runs_op_then_kernel)
 }
 END_TEST
 
+START_TEST(test_close_range)
+{
+	ck_assert_int_eq(close_range(sock_fd, sock_fd, CLOSE_RANGE_CLOEXEC), 0);
+	ck_assert_int_eq(obj->closes, 0);
+	ck_assert_int_eq(fcntl(sock_fd, F_GETFD), FD_CLOEXEC);
+	ck_assert_int_eq(close_range(sock_fd, sock_fd, 0), 0);
+	ck_assert_int_eq(obj->closes, 1);
+	ck_assert_ptr_null(fdt_get(sock_fd));
+	ck_assert_int_eq(fcntl(sock_fd, F_GETFD), -1);
+	ck_assert_int_eq(close_range(5, 4, 0), -1);
+	ck_assert_int_eq(errno, EINVAL);
+}
+END_TEST
+
 START_TEST(test_nonblock_bookkeeping)
 {
 	int d;
@@ -413,6 +428,7 @@ int main(void)
 	tcase_add_test(tc, test_sendfile_fallback);
 	tcase_add_test_raise_signal(tc, test_read_chk_overflow_aborts, SIGABRT);
 	tcase_add_test(tc, test_close_runs_op_then_kernel);
+	tcase_add_test(tc, test_close_range);
 	tcase_add_test(tc, test_nonblock_bookkeeping);
 	tcase_add_test(tc, test_dup2_onto_object);
 	tcase_add_test(tc, test_stale_object_dropped);

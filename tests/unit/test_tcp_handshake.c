@@ -16,17 +16,6 @@ static void reset_handles(void)
 	cl = sv = ls = NULL;
 }
 
-static void close_all(void)
-{
-	if (cl)
-		tcp_close(cl);
-	if (sv)
-		tcp_close(sv);
-	if (ls)
-		tcp_close(ls);
-	reset_handles();
-}
-
 START_TEST(handshake_completes_with_three_segments)
 {
 	struct th *th = th_new(NULL, NULL);
@@ -42,8 +31,7 @@ START_TEST(handshake_completes_with_three_segments)
 	ck_assert(th->side[TH_B].events & TCP_EV_ACCEPT);
 	ck_assert_int_eq(tcp_stack_stats(th->side[TH_A].st)->active_opens, 1);
 	ck_assert_int_eq(tcp_stack_stats(th->side[TH_B].st)->passive_opens, 1);
-	close_all();
-	ck_assert_int_eq(th_finish(th), 0);
+	ck_assert_int_eq(th_teardown(th, cl, sv, ls), 0);
 }
 END_TEST
 
@@ -92,8 +80,7 @@ START_TEST(handshake_negotiates_option_combination)
 	ck_assert_int_eq(ia.tcpi_snd_mss, (ats && bts) ? 1448 : 1460);
 	ck_assert_int_eq(th_transfer(th, cl, sv, 300000, 10000000), 300000);
 	ck_assert_int_eq(th_transfer(th, sv, cl, 100000, 10000000), 100000);
-	close_all();
-	ck_assert_int_eq(th_finish(th), 0);
+	ck_assert_int_eq(th_teardown(th, cl, sv, ls), 0);
 }
 END_TEST
 
@@ -120,8 +107,7 @@ START_TEST(mss_is_the_smaller_of_both_offers)
 	ck_assert_int_eq(th_transfer(th, sv, cl, 50000, 10000000), 50000);
 	for (size_t i = 0; i < th->nlog; i++)
 		ck_assert_uint_le(th->log[i].len, 1000);
-	close_all();
-	ck_assert_int_eq(th_finish(th), 0);
+	ck_assert_int_eq(th_teardown(th, cl, sv, ls), 0);
 }
 END_TEST
 
@@ -142,8 +128,7 @@ START_TEST(tcp_maxseg_clamps_advertised_mss)
 	ck_assert_int_eq(th_transfer(th, sv, cl, 20000, 10000000), 20000);
 	for (size_t i = 0; i < th->nlog; i++)
 		ck_assert_uint_le(th->log[i].len, 536 - 12);
-	close_all();
-	ck_assert_int_eq(th_finish(th), 0);
+	ck_assert_int_eq(th_teardown(th, cl, sv, ls), 0);
 }
 END_TEST
 
@@ -165,8 +150,7 @@ START_TEST(lost_syn_is_retransmitted_after_initial_rto)
 	ck_assert_uint_eq(s0->seq, s1->seq);
 	ck_assert_int_eq(tcp_accept(ls, &sv), 0);
 	ck_assert_int_eq(th_transfer(th, cl, sv, 10000, 10000000), 10000);
-	close_all();
-	ck_assert_int_eq(th_finish(th), 0);
+	ck_assert_int_eq(th_teardown(th, cl, sv, ls), 0);
 }
 END_TEST
 
@@ -185,8 +169,7 @@ START_TEST(lost_synack_is_retransmitted_by_server)
 	ck_assert_uint_ge(th_count(th, TH_B, TCP_SYN | TCP_ACK, TCP_SYN | TCP_ACK), 2);
 	ck_assert_int_eq(tcp_accept(ls, &sv), 0);
 	ck_assert_int_eq(tcp_state(sv), TCP_ST_ESTABLISHED);
-	close_all();
-	ck_assert_int_eq(th_finish(th), 0);
+	ck_assert_int_eq(th_teardown(th, cl, sv, ls), 0);
 }
 END_TEST
 
@@ -208,8 +191,7 @@ START_TEST(lost_final_ack_is_recovered_by_data)
 	th_advance(th, 10000);
 	ck_assert_int_eq(tcp_accept(ls, &sv), 0);
 	ck_assert_int_eq(tcp_recv(sv, buf, sizeof(buf), 0), 5);
-	close_all();
-	ck_assert_int_eq(th_finish(th), 0);
+	ck_assert_int_eq(th_teardown(th, cl, sv, ls), 0);
 }
 END_TEST
 
@@ -225,8 +207,7 @@ START_TEST(lost_final_ack_server_retransmits_synack)
 	/* The SYN-ACK retransmission is answered by a fresh ACK. */
 	ck_assert_uint_eq(th_count(th, TH_B, TCP_SYN | TCP_ACK, TCP_SYN | TCP_ACK), 2);
 	ck_assert_int_eq(tcp_accept(ls, &sv), 0);
-	close_all();
-	ck_assert_int_eq(th_finish(th), 0);
+	ck_assert_int_eq(th_teardown(th, cl, sv, ls), 0);
 }
 END_TEST
 
@@ -246,8 +227,7 @@ START_TEST(connect_to_closed_port_is_refused)
 	ck_assert(tcp_poll(cl) & POLLERR);
 	ck_assert_int_eq(tcp_so_error(cl), ECONNREFUSED);
 	ck_assert_int_eq(tcp_so_error(cl), 0);
-	close_all();
-	ck_assert_int_eq(th_finish(th), 0);
+	ck_assert_int_eq(th_teardown(th, cl, sv, ls), 0);
 }
 END_TEST
 
@@ -271,8 +251,7 @@ START_TEST(connect_times_out_after_syn_retries)
 	ck_assert_int_eq(tcp_so_error(cl), ETIMEDOUT);
 	ck_assert_uint_eq(th_find(th, TH_A, TCP_SYN, TCP_SYN, 3)->t_us -
 			  th_find(th, TH_A, TCP_SYN, TCP_SYN, 2)->t_us, 4000000);
-	close_all();
-	ck_assert_int_eq(th_finish(th), 0);
+	ck_assert_int_eq(th_teardown(th, cl, sv, ls), 0);
 }
 END_TEST
 
@@ -347,8 +326,7 @@ START_TEST(accept_returns_eagain_until_handshake_done)
 	ck_assert_uint_ne(tcp_poll(ls), 0);
 	ck_assert_int_eq(tcp_accept(ls, &sv), 0);
 	ck_assert_int_eq(tcp_accept(ls, &sv), -EAGAIN);
-	close_all();
-	ck_assert_int_eq(th_finish(th), 0);
+	ck_assert_int_eq(th_teardown(th, cl, sv, ls), 0);
 }
 END_TEST
 
@@ -367,8 +345,7 @@ START_TEST(data_queued_before_established_is_refused_then_sent)
 	th_advance(th, 2000);
 	ck_assert_int_eq(tcp_accept(ls, &sv), 0);
 	ck_assert_int_eq(tcp_recv(sv, buf, sizeof(buf), 0), 1);
-	close_all();
-	ck_assert_int_eq(th_finish(th), 0);
+	ck_assert_int_eq(th_teardown(th, cl, sv, ls), 0);
 }
 END_TEST
 
@@ -380,8 +357,7 @@ START_TEST(connect_on_connected_socket_fails)
 	ck_assert_int_eq(th_establish(th, 80, &cl, &sv, &ls), 0);
 	ck_assert_int_eq(tcp_connect(cl, th_addr(TH_B), htons(80)), -EISCONN);
 	ck_assert_int_eq(tcp_listen(cl, 5), -EINVAL);
-	close_all();
-	ck_assert_int_eq(th_finish(th), 0);
+	ck_assert_int_eq(th_teardown(th, cl, sv, ls), 0);
 }
 END_TEST
 
@@ -411,11 +387,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return th_run_suite(suite());
 }

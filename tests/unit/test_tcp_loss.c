@@ -4,31 +4,26 @@
  * duplicating, corrupting wire checked byte for byte. */
 #include <check.h>
 #include <errno.h>
+#include <sys/socket.h>
 #include <arpa/inet.h>
 
 #include "tcp_harness.h"
-#include "net/proto/tcp.h"
+#include "net/tcp_priv.h"
 
 static struct tcp_conn *cl, *sv, *ls;
+static uint8_t big_buf[1 << 16];
 
 static struct th *setup(const struct tcp_config *a, const struct tcp_config *b)
 {
-	struct th *th = th_new(a, b);
+	struct th *th = th_setup(a, b, &cl, &sv, &ls);
 
-	cl = sv = ls = NULL;
-	ck_assert_int_eq(th_establish(th, 80, &cl, &sv, &ls), 0);
+	ck_assert_ptr_nonnull(th);
 	return th;
 }
 
 static void finish(struct th *th)
 {
-	if (cl)
-		tcp_close(cl);
-	if (sv)
-		tcp_close(sv);
-	if (ls)
-		tcp_close(ls);
-	ck_assert_int_eq(th_finish(th), 0);
+	ck_assert_int_eq(th_teardown(th, cl, sv, ls), 0);
 }
 
 static void no_sack(struct tcp_config *a, struct tcp_config *b)
@@ -369,6 +364,92 @@ START_TEST(bulk_transfer_with_five_percent_loss)
 }
 END_TEST
 
+
+START_TEST(limited_transmit_avoids_rto_with_a_small_window)
+{
+	struct tcp_config a, b;
+	struct th *th;
+	const struct tcp_stack_stats *sa;
+
+	no_sack(&a, &b);
+	a.init_cwnd_segs = 3;
+	th = setup(&a, &b);
+	ck_assert_int_eq(tcp_setopt(cl, TCP_OPT_NODELAY, 1), 0);
+	th_drop_rule(th, TH_A, 0, 0, 1, 0, 1);	/* the very first data segment */
+	ck_assert_int_eq(th_transfer(th, cl, sv, 30000, 10000000), 30000);
+	sa = tcp_stack_stats(th->side[TH_A].st);
+	ck_assert_int_eq(sa->fast_retrans, 1);
+	ck_assert_int_eq(sa->rto_timeouts, 0);
+	finish(th);
+}
+END_TEST
+
+/* The whole life of a connection (handshake, data both ways, close from both ends)
+ * through a wire losing 10% of everything: both ends reach CLOSED cleanly. */
+START_TEST(full_lifecycle_survives_ten_percent_loss)
+{
+	struct th *th = th_new(NULL, NULL);
+	char b[8];
+
+	cl = sv = ls = NULL;
+	th_seed(th, 500 + (uint64_t)_i);
+	th->loss = 0.10;
+	ck_assert_int_eq(th_listen(th, TH_B, 80, 4, &ls), 0);
+	ck_assert_int_eq(th_connect(th, TH_A, 80, &cl), 0);
+	th_advance(th, 30000000);
+	ck_assert_int_eq(tcp_state(cl), TCP_ST_ESTABLISHED);
+	ck_assert_int_eq(tcp_accept(ls, &sv), 0);
+	ck_assert_int_eq(th_transfer(th, cl, sv, 100000, 60000000), 100000);
+	ck_assert_int_eq(th_transfer(th, sv, cl, 100000, 60000000), 100000);
+	ck_assert_int_eq(tcp_shutdown(cl, SHUT_WR), 0);
+	th_advance(th, 30000000);
+	ck_assert_int_eq(tcp_recv(sv, b, sizeof(b), 0), 0);
+	tcp_close(sv);
+	sv = NULL;
+	th_advance(th, 60000000);
+	ck_assert_int_eq(tcp_state(cl), TCP_ST_CLOSED);
+	finish(th);
+}
+END_TEST
+
+
+/* The receiver throws away out-of-order data it had already SACKed: the sender notices
+ * when the cumulative ACK stops at a SACKed segment and sends it all again. */
+struct seq_drop {
+	uint32_t seq;
+	int count;
+};
+
+static bool drop_seq(const struct th_seg *s, void *arg)
+{
+	struct seq_drop *d = arg;
+
+	if (s->from != TH_A || s->seq != d->seq || !s->len || !d->count)
+		return false;
+	d->count--;
+	return true;
+}
+
+START_TEST(sack_reneging_receiver_still_gets_everything)
+{
+	struct th *th = setup(NULL, NULL);
+	struct seq_drop d = { cl->snd_nxt + 3 * 1448, 2 };	/* first send and fast rexmit */
+
+	th->drop_pred = drop_seq;
+	th->drop_arg = &d;
+	ck_assert_int_eq(tcp_setopt(cl, TCP_OPT_NODELAY, 1), 0);
+	ck_assert_int_eq(tcp_send(cl, big_buf, 12 * 1448, 0), 12 * 1448);
+	th_advance(th, 5000);
+	ck_assert_ptr_nonnull(sv->oooq.head);
+	tcp_segq_purge(th->side[TH_B].st, &sv->oooq);	/* renege */
+	th_advance(th, 3000000);
+	ck_assert_uint_eq(tcp_tx_queued(cl), 0);
+	ck_assert_uint_eq(th_drain(sv, big_buf, sizeof(big_buf)), 12 * 1448);
+	ck_assert_int_eq(tcp_stack_stats(th->side[TH_A].st)->sack_reneging, 1);
+	finish(th);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("tcp_loss");
@@ -390,17 +471,14 @@ static Suite *suite(void)
 	tcase_add_test(tc, duplicated_segments_are_delivered_once);
 	tcase_add_loop_test(tc, bulk_transfer_survives_a_hostile_wire, 0, 6);
 	tcase_add_test(tc, bulk_transfer_with_five_percent_loss);
+	tcase_add_test(tc, limited_transmit_avoids_rto_with_a_small_window);
+	tcase_add_test(tc, sack_reneging_receiver_still_gets_everything);
+	tcase_add_loop_test(tc, full_lifecycle_survives_ten_percent_loss, 0, 8);
 	suite_add_tcase(s, tc);
 	return s;
 }
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return th_run_suite(suite());
 }

@@ -14,22 +14,15 @@ static struct tcp_conn *cl, *sv, *ls;
 
 static struct th *setup(const struct tcp_config *a, const struct tcp_config *b)
 {
-	struct th *th = th_new(a, b);
+	struct th *th = th_setup(a, b, &cl, &sv, &ls);
 
-	cl = sv = ls = NULL;
-	ck_assert_int_eq(th_establish(th, 80, &cl, &sv, &ls), 0);
+	ck_assert_ptr_nonnull(th);
 	return th;
 }
 
 static void finish(struct th *th)
 {
-	if (cl)
-		tcp_close(cl);
-	if (sv)
-		tcp_close(sv);
-	if (ls)
-		tcp_close(ls);
-	ck_assert_int_eq(th_finish(th), 0);
+	ck_assert_int_eq(th_teardown(th, cl, sv, ls), 0);
 }
 
 START_TEST(active_close_walks_fin_wait_to_time_wait)
@@ -476,11 +469,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return th_run_suite(suite());
 }
