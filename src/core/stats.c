@@ -131,6 +131,14 @@ void stats_poll_control(void *arg)
 	if (err && err != -EAGAIN)
 		log_warn("stats: cannot create this child's stats segment in %s: %s; shim_stats will not see it",
 			 stats_seg.dir, strerror(-err));
+	static bool swept;
+	if (!swept) {
+		/* once per process tree: segments of our dead processes (kill, _exit) */
+		swept = true;
+		int n = stats_clean_stale(stats_seg.dir);
+		if (n)
+			log_dbg("stats: removed %d stale segment(s) from %s", n, stats_seg.dir);
+	}
 	if (take_request(&ctl->log_level_seq, &ctl->log_level_ack, &seq)) {
 		int lvl = __atomic_load_n(&ctl->log_level, __ATOMIC_RELAXED);
 		if (lvl >= SHIM_LOG_PANIC && lvl <= SHIM_LOG_FUNC_ALL) {

@@ -15,7 +15,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,59 +49,7 @@ static size_t align_up(size_t v, size_t a)
 	return (v + a - 1) / a * a;
 }
 
-/* --- process identity -------------------------------------------------------- */
-/* State letter and start time (field 22, clock ticks) from /proc/<pid>/stat. */
-static int proc_stat(int pid, char *state, uint64_t *start)
-{
-	char path[64], buf[1024];
-	unsigned long long st = 0;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -EIO;
-	buf[n] = '\0';
-	/* comm may hold spaces and parentheses: fields restart after the last ')' */
-	char *p = strrchr(buf, ')');
-	if (!p || sscanf(p + 1, " %c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
-			 state, &st) != 2)
-		return -EIO;
-	*start = st;
-	return 0;
-}
-
-uint64_t stats_proc_starttime(int pid)
-{
-	uint64_t start;
-	char state;
-
-	return proc_stat(pid, &state, &start) == 0 ? start : 0;
-}
-
-bool stats_proc_alive(int pid, uint64_t starttime)
-{
-	uint64_t start;
-	char state;
-	int err;
-
-	if (pid <= 0 || (kill(pid, 0) < 0 && errno == ESRCH))
-		return false;
-	err = proc_stat(pid, &state, &start);
-	if (err == -ENOENT)
-		return false;
-	if (err)
-		return true;	/* no /proc view of it (other pid namespace): trust kill() */
-	if (state == 'Z' || state == 'X')
-		return false;	/* exited, not yet reaped */
-	return !starttime || start == starttime;	/* else the pid was recycled */
-}
-
+/* --- identity ----------------------------------------------------------------- */
 /* Bounded copy that always terminates (names are cut, never overflow). */
 static void copy_cut(char *dst, size_t dstsz, const char *src)
 {

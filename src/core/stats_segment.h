@@ -74,5 +74,10 @@ void stats_segment_touch(void);
 uint64_t stats_proc_starttime(int pid);
 /* Is pid a running process (not a zombie) that started at starttime (0: any)? */
 bool stats_proc_alive(int pid, uint64_t starttime);
+/* ... and does it still map the segment open as seg_fd (-1: do not check)? */
+bool stats_segment_alive(int pid, uint64_t starttime, int seg_fd);
+/* Remove the segments (and half-made ones) in dir left by this user's dead
+ * processes. Returns how many were removed. */
+int stats_clean_stale(const char *dir);
 
 #endif
