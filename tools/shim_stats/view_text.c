@@ -2,7 +2,8 @@
  * 1–4): 1 basic per-socket table and iomux lines, 2 plus rings, CQs, pools, process
  * and custom stats, 3 full per-socket/CQ/ring blocks, 4 multicast membership,
  * 5 netstat-like. Stats without a dedicated line are printed by name from the
- * schema, so stats added by newer libraries still show. */
+ * schema (view 2: those that are not zero), so stats added by newer libraries
+ * still show. */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +65,9 @@ static void generic_stats(const struct view_ctx *c, unsigned k, const struct sna
 			continue;
 		for (unsigned e = 0; e < st->count; e++) {
 			char val[64], name[80];
+			/* the compact paragraphs of view 2 show what is not zero */
+			if (compact && view_val(c, k, sl, (int)i, e) == 0)
+				continue;
 			fmt_value(val, sizeof(val), c, k, sl, (int)i, e);
 			if (st->count > 1) {
 				/* arrays: only the used elements after the first */
