@@ -1,9 +1,10 @@
 /* stats.c — the stats segment inside the library: created at start-up from
  * SHIM_STATS_SHMEM_DIR / SHIM_STATS_FD_NUM, copied for a fork child (whose own file
  * appears 100 ms later, from the internal thread), removed at exit. Hands out blocks
- * to the data path (scratch blocks when slots run out), writes a closing socket's
- * summary (VMA example 5) to SHIM_STATS_FILE and the debug log, and applies
- * shim_stats -l / -D / -z from the control area. */
+ * to the data path (the shared "other sockets" block when socket slots run out,
+ * process-local scratch when there is no segment), writes a closing socket's summary
+ * (VMA example 5) to SHIM_STATS_FILE and the debug log, and applies shim_stats
+ * -l / -D / -z from the control area. */
 #include "core/stats.h"
 
 #include <errno.h>
@@ -24,7 +25,8 @@
 
 #define CONTROL_PERIOD_MS 100
 
-/* Where writers go when there is no slot: never read, shared, racy by design. */
+/* Where writers go without a segment (or a free ring, CQ ... slot): never read,
+ * shared, racy by design. */
 static struct shim_sock_stats scratch_sock;
 static struct shim_ring_stats scratch_ring;
 static struct shim_cq_stats scratch_cq;
