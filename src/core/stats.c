@@ -207,9 +207,14 @@ struct shim_sock_stats *stats_sock_open(int fd, int domain, int type, int protoc
 		if (i != -ENOSPC)
 			return &scratch_sock;
 		STAT_INC_MT(stats_global(), stats_slots_exhausted);
-		log_once(SHIM_LOG_WARN,
-			 "stats: all %u socket slots of the stats segment are in use; raise SHIM_STATS_FD_NUM (up to 1024) to see more sockets in shim_stats (until then they count together as \"other sockets\")",
-			 stats_seg.kinds[STATS_KIND_SOCKET].slot_count - 1);
+		unsigned slots = stats_seg.kinds[STATS_KIND_SOCKET].slot_count - 1;
+		if (slots)
+			log_once(SHIM_LOG_WARN,
+				 "stats: all %u socket slots of the stats segment are in use; raise SHIM_STATS_FD_NUM (up to 1024) to see more sockets in shim_stats (until then they count together as \"other sockets\")",
+				 slots);
+		else
+			log_once(SHIM_LOG_INFO,
+				 "stats: SHIM_STATS_FD_NUM is 0: shim_stats shows all sockets together as \"other sockets\"");
 		i = stats_slot_overflow();
 		/* counters only: attributes (fd, addresses) would describe some socket */
 		return i < 0 ? &scratch_sock : stats_slot_values(STATS_KIND_SOCKET, (unsigned)i);

@@ -51,6 +51,8 @@ static double pct(double part, double whole)
 static void generic_stats(const struct view_ctx *c, unsigned k, const struct snap_slot *sl,
 			  const char *const *skip, bool compact, const char *indent)
 {
+	/* the block shared by the sockets beyond the slots has no attributes of its own */
+	bool shared = sl->id < 0 && strcmp(c->cur->kinds[k].name, "socket") == 0;
 	int col = 0;
 
 	for (unsigned i = 0; i < c->cur->nstats; i++) {
@@ -61,7 +63,7 @@ static void generic_stats(const struct view_ctx *c, unsigned k, const struct sna
 			continue;
 		for (const char *const *s = skip; s && *s; s++)
 			skipped |= strcmp(*s, st->short_name) == 0;
-		if (skipped)
+		if (skipped || (shared && st->mode == SHIM_STAT_VALUE))
 			continue;
 		for (unsigned e = 0; e < st->count; e++) {
 			char val[64], name[80];
