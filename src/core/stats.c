@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,10 +72,13 @@ int stats_init_with(const struct stats_config *cfg)
 	stats_seg.ctl->cur_log_level = shim_log_level;
 	stats_seg.ctl->cur_log_details = cur_details;
 	stats_segment_touch();
-	if (!exit_hooked && atexit(stats_fini) == 0)
+	if (!exit_hooked && atexit(stats_fini) == 0 &&
+	    pthread_atfork(NULL, NULL, stats_atfork_child) == 0)
 		exit_hooked = 1;
 	if (control_task < 0) {
-		control_task = internal_thread_add(stats_poll_control, NULL, CONTROL_PERIOD_MS);
+		/* the thread starts with the first socket (or custom stat): a process
+		 * that never has one stays single-threaded */
+		control_task = internal_thread_add_deferred(stats_poll_control, NULL, CONTROL_PERIOD_MS);
 		if (control_task < 0)
 			log_warn("stats: no internal thread (%s): shim_stats -z/-l/-D will not be applied",
 				 strerror(-control_task));
@@ -174,6 +178,7 @@ static void *open_block(unsigned kind, int64_t id, const char *label, void *scra
 {
 	int i = stats_slot_open(kind, id, label);
 
+	internal_thread_start();	/* there is something to watch now */
 	if (i >= 0)
 		return stats_slot_values(kind, (unsigned)i);
 	if (i == -ENOSPC)
@@ -202,6 +207,7 @@ struct shim_sock_stats *stats_sock_open(int fd, int domain, int type, int protoc
 	int i;
 
 	STAT_INC_MT(stats_global(), sockets_created);
+	internal_thread_start();	/* there is something to watch now */
 	i = stats_slot_open(STATS_KIND_SOCKET, fd, label);
 	if (i < 0) {
 		if (i != -ENOSPC)
