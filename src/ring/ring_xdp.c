@@ -563,6 +563,12 @@ static void xdp_stats_sync(struct ring *r)
 									 __ATOMIC_RELAXED);
 	uint64_t tx_free = pkt_pool_available(&x->txp);
 
+	/* Read while the data path moves buffers: not one snapshot, so keep it sane. */
+	if (rx_free > x->rxp.nbufs)
+		rx_free = x->rxp.nbufs;
+	if (tx_free > x->txp.nbufs)
+		tx_free = x->txp.nbufs;
+
 	__atomic_store_n(&s->rx_buf_free, rx_free, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->tx_buf_free, tx_free, __ATOMIC_RELAXED);
 	if (x->rxp.nbufs - rx_free > s->rx_buf_used_max)

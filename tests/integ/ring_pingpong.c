@@ -7,6 +7,7 @@
  *   flood: send numbered datagrams for S seconds; sink: count them, report the rate
  *   alloc: rings from the registry under an allocation logic (-L), then released
  * -F takes the ring from the registry and forks a child that exits at once.
+ * -S publishes the ring in a stats segment ($SHIM_STATS_SHMEM_DIR or /dev/shm).
  * RX_WRE and BATCH in the environment override the fill ring size and poll batch.
  * Ring counters are printed at the end as "ring.NAME=VALUE" lines. */
 #include <arpa/inet.h>
@@ -22,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/stats.h"
 #include "ring/ring.h"
 
 struct opts {
@@ -34,7 +36,7 @@ struct opts {
 	unsigned size;
 	int queues;
 	int xdp_mode, zerocopy, logic;
-	bool block, fork;
+	bool block, fork, stats;
 };
 
 static volatile sig_atomic_t stop;
@@ -425,7 +427,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: ring_pingpong -i IF -s LOCAL_IP -l LPORT [-m PEER_MAC -d PEER_IP "
 		"-p PPORT] [-n COUNT] [-t SECONDS] [-z SIZE] [-q QUEUES] [-b] [-5] "
-		"[-M auto|native|generic] [-Z 0|1|2] [-L LOGIC] [-F] echo|check|lat|flood|sink|alloc\n");
+		"[-M auto|native|generic] [-Z 0|1|2] [-L LOGIC] [-F] [-S] echo|check|lat|flood|sink|alloc\n");
 	exit(2);
 }
 
@@ -438,7 +440,7 @@ int main(int argc, char **argv)
 	int c, ifindex, rc;
 	bool five = false;
 
-	while ((c = getopt(argc, argv, "i:s:l:m:d:p:n:t:z:q:b5M:Z:L:F")) != -1) {
+	while ((c = getopt(argc, argv, "i:s:l:m:d:p:n:t:z:q:b5M:Z:L:FS")) != -1) {
 		switch (c) {
 		case 'i': o.ifname = optarg; break;
 		case 's': inet_pton(AF_INET, optarg, &o.lip); break;
@@ -459,6 +461,7 @@ int main(int argc, char **argv)
 		case 'Z': o.zerocopy = atoi(optarg); break;
 		case 'L': o.logic = atoi(optarg); break;
 		case 'F': o.fork = true; break;
+		case 'S': o.stats = true; break;
 		default: usage();
 		}
 	}
@@ -476,6 +479,13 @@ int main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
+	if (o.stats) {
+		const char *dir = getenv("SHIM_STATS_SHMEM_DIR");
+		struct stats_config sc = { .dir = dir && *dir ? dir : "/dev/shm", .fd_num = 16 };
+
+		if (stats_init_with(&sc) < 0)
+			return 1;
+	}
 	ring_config_default(&cfg);
 	cfg.rx_bufs = 4096;
 	cfg.tx_bufs = 1024;

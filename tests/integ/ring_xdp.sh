@@ -66,7 +66,8 @@ ok "ring -> kernel: 500 datagrams intact, ring rx/tx $(stat_of "$LOG/check" rx_p
 ok "ARP: a's kernel answered b ($("$TB" exec "$N" b ip neigh show 198.18.0.1))"
 
 # 2. kernel -> ring: a ring echo in a serves a kernel client in b.
-"$TB" exec "$N" a "$PP" -i "$IFA" -s 198.18.0.1 -l 7000 -b echo >"$LOG/echo" 2>&1 &
+SHIM_STATS_SHMEM_DIR=$LOG "$TB" exec "$N" a "$PP" -i "$IFA" -s 198.18.0.1 -l 7000 -b -S echo \
+	>"$LOG/echo" 2>&1 &
 echo_pid=$!
 pids+=($echo_pid)
 wait_ready "$LOG/echo" || fail "ring echo did not start"
@@ -75,6 +76,16 @@ client_b 7000 300 || fail "kernel -> ring exchange"
 after=$(udp_counters a)
 [ "$before" = "$after" ] || fail "namespace a kernel UDP counters moved: $before -> $after"
 ok "kernel -> ring (blocking on the wake fd): 300 datagrams intact, a's Udp In/Out unchanged"
+# The ring's counters in the stats segment, as shim_stats shows them.
+if [ -x "$B/shim_stats" ]; then
+	sleep 0.3	# published every 100 ms by the internal thread
+	"$B/shim_stats" --dir="$LOG" -p "$echo_pid" -v 2 -c 1 >"$LOG/stats" 2>&1
+	v() { grep -o "$1 [0-9]*" "$LOG/stats" | head -1 | cut -d' ' -f2; }
+	[ "$(v rx_packets)" -ge 300 ] 2>/dev/null && [ "$(v tx_packets)" -ge 300 ] &&
+		[ "$(v wakeups_received)" -gt 0 ] 2>/dev/null ||
+		{ cat "$LOG/stats"; fail "ring counters not in the stats segment"; }
+	ok "shim_stats: ring rx_packets $(v rx_packets), tx_packets $(v tx_packets), wakeups_received $(v wakeups_received), fill_level $(v fill_level)"
+fi
 
 # 3. While the ring owns 7000: another UDP port, ICMP and ARP still reach a's kernel.
 "$TB" exec "$N" a "$KU" echo 7002 >"$LOG/kecho2" 2>&1 &
