@@ -418,6 +418,7 @@ void ring_registry_atfork_child(void)
 	/* Only this thread exists now; the registry lock may have been held by a
 	 * thread that is gone, so start over with fresh state. */
 	pthread_mutex_init(&reg_lock, NULL);
+	ring_stats_atfork_child();
 	rings = NULL;
 	while (list) {
 		struct ring *next = list->next;

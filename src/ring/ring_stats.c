@@ -132,6 +132,12 @@ void ring_stats_detach(struct ring *r)
 	r->stats_index = -1;
 }
 
+void ring_stats_atfork_child(void)
+{
+	/* The internal thread may have held the lock at fork(); it is gone here. */
+	pthread_mutex_init(&pub_lock, NULL);
+}
+
 void ring_stats_no_backend(void)
 {
 	STAT_INC_MT(stats_global(), no_backend);
