@@ -50,6 +50,8 @@ struct xring {
 	uint32_t tx_pending;	/* submitted to the TX ring, not kicked */
 	uint32_t tx_outstanding;	/* submitted, completion not reaped */
 	unsigned rr;		/* next queue to poll */
+	uint32_t zheld_rx, zheld_tx;	/* held by the application at close */
+	atomic_bool zfreed;
 	unsigned nq;
 	struct xq q[];
 };
@@ -125,13 +127,57 @@ static void xq_unpublish(struct ring *r, struct xring *x, struct xq *q)
 }
 
 static unsigned xdp_refill(struct ring *r);
+static unsigned xdp_tx_reap(struct ring *r);
+
+/* Free the buffers' memory once every buffer the application held at close time is
+ * back: a returner pushes, counts (release), then calls this; the last one frees.
+ * The xring itself stays allocated: a slower returner may still read its pool. */
+static void zombie_check(struct pkt_pool *p)
+{
+	struct xring *x = p->owner;
+
+	if (atomic_load(&x->rxp.nreturned) < x->zheld_rx ||
+	    atomic_load(&x->txp.nreturned) < x->zheld_tx ||
+	    atomic_exchange(&x->zfreed, true))
+		return;
+	free(x->rxp.descs);
+	free(x->txp.descs);
+	munmap(x->area, x->area_len);
+}
+
+/* Buffers the application still holds (a socket queue not yet flushed): keep their
+ * descriptors and memory until the last comes back through pkt_free(). */
+static bool zombie_keep(struct ring *r, struct xring *x)
+{
+	uint32_t posted = 0;
+
+	if (r->forked || !x->area)
+		return false;
+	pkt_pool_drain(&x->rxp);
+	pkt_pool_drain(&x->txp);
+	for (unsigned i = 0; i < x->nq; i++)
+		posted += x->q[i].posted;
+	x->zheld_rx = x->rxp.nbufs - x->rxp.nfree - posted;
+	x->zheld_tx = x->txp.nbufs - x->txp.nfree - x->tx_outstanding;
+	if (!x->zheld_rx && !x->zheld_tx)
+		return false;
+	log_dbg("xdp: %s ring %d closed with %u+%u buffers still held; freed when they return",
+		r->ifname, r->index, x->zheld_rx, x->zheld_tx);
+	__atomic_store_n(&x->rxp.on_return, zombie_check, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&x->txp.on_return, zombie_check, __ATOMIC_SEQ_CST);
+	zombie_check(&x->rxp);	/* all may have come back meanwhile */
+	return true;
+}
 
 static void xdp_close(struct ring *r)
 {
 	struct xring *x = xr_of(r);
+	bool kept;
 
 	if (!x)
 		return;
+	if (x->nq && x->q[0].xsk)
+		xdp_tx_reap(r);
 	for (unsigned i = 0; i < x->nq; i++) {
 		if (!x->q[i].xsk)
 			continue;
@@ -143,15 +189,18 @@ static void xdp_close(struct ring *r)
 		xsk_umem__delete(x->umem);
 	if (x->port)
 		xdp_port_put(x->port, r->forked);
+	if (r->wake_fd >= 0)
+		close(r->wake_fd);
+	r->wake_fd = -1;
+	r->priv = NULL;
+	kept = zombie_keep(r, x);
+	if (kept)
+		return;
 	pkt_pool_fini(&x->rxp);
 	pkt_pool_fini(&x->txp);
 	if (x->area && !r->forked)	/* MADV_DONTFORK: a child never had it */
 		munmap(x->area, x->area_len);
-	if (r->wake_fd >= 0)
-		close(r->wake_fd);
-	r->wake_fd = -1;
 	free(x);
-	r->priv = NULL;
 }
 
 static int xdp_open(struct ring *r)
@@ -229,7 +278,7 @@ static int xdp_open(struct ring *r)
 			   (uint64_t)rx_bufs * x->frame_size, tx_bufs, x->frame_size, PKT_F_TX);
 	if (rc < 0)
 		goto out;
-	x->rxp.owner = x->txp.owner = r;
+	x->rxp.owner = x->txp.owner = x;
 	RING_STAT_SET(r, rx_buf_total, rx_bufs);
 	RING_STAT_SET(r, tx_buf_total, tx_bufs);
 	RING_STAT_SET(r, buf_size, x->frame_size);

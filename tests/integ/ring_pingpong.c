@@ -7,6 +7,7 @@
  *   flood: send numbered datagrams for S seconds; sink: count them, report the rate
  *   alloc: rings from the registry under an allocation logic (-L), then released
  * -F takes the ring from the registry and forks a child that exits at once.
+ * -H (echo) keeps every received packet and frees them after the ring is closed.
  * -S publishes the ring in a stats segment ($SHIM_STATS_SHMEM_DIR or /dev/shm).
  * RX_WRE and BATCH in the environment override the fill ring size and poll batch.
  * Ring counters are printed at the end as "ring.NAME=VALUE" lines. */
@@ -36,10 +37,11 @@ struct opts {
 	unsigned size;
 	int queues;
 	int xdp_mode, zerocopy, logic;
-	bool block, fork, stats;
+	bool block, fork, stats, hold;
 };
 
 static volatile sig_atomic_t stop;
+static struct shim_pkt *held;	/* -H: received packets freed after the ring closed */
 static struct shim_pkt *rxq_head, **rxq_tail = &rxq_head;
 static unsigned rxq_len;
 
@@ -219,7 +221,12 @@ static int do_echo(struct ring *r, const struct opts *o)
 		memcpy(smac, p->data + 6, 6);
 		pay = udp_payload(p, &plen);
 		send_one(r, o, pay, plen, sip, sport, smac);
-		pkt_free(p);
+		if (o->hold) {	/* keep it past ring_close() */
+			p->next = held;
+			held = p;
+		} else {
+			pkt_free(p);
+		}
 		n++;
 	}
 	fprintf(stderr, "echoed %ld datagrams\n", n);
@@ -427,7 +434,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: ring_pingpong -i IF -s LOCAL_IP -l LPORT [-m PEER_MAC -d PEER_IP "
 		"-p PPORT] [-n COUNT] [-t SECONDS] [-z SIZE] [-q QUEUES] [-b] [-5] "
-		"[-M auto|native|generic] [-Z 0|1|2] [-L LOGIC] [-F] [-S] echo|check|lat|flood|sink|alloc\n");
+		"[-M auto|native|generic] [-Z 0|1|2] [-L LOGIC] [-F] [-S] [-H] echo|check|lat|flood|sink|alloc\n");
 	exit(2);
 }
 
@@ -440,7 +447,7 @@ int main(int argc, char **argv)
 	int c, ifindex, rc;
 	bool five = false;
 
-	while ((c = getopt(argc, argv, "i:s:l:m:d:p:n:t:z:q:b5M:Z:L:FS")) != -1) {
+	while ((c = getopt(argc, argv, "i:s:l:m:d:p:n:t:z:q:b5M:Z:L:FSH")) != -1) {
 		switch (c) {
 		case 'i': o.ifname = optarg; break;
 		case 's': inet_pton(AF_INET, optarg, &o.lip); break;
@@ -462,6 +469,7 @@ int main(int argc, char **argv)
 		case 'L': o.logic = atoi(optarg); break;
 		case 'F': o.fork = true; break;
 		case 'S': o.stats = true; break;
+		case 'H': o.hold = true; break;
 		default: usage();
 		}
 	}
@@ -551,5 +559,9 @@ int main(int argc, char **argv)
 		ring_put(r);
 	else
 		ring_close(r);
+	if (held) {
+		pkt_free_list(held);
+		printf("freed the held packets after close\n");
+	}
 	return rc;
 }
