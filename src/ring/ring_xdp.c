@@ -7,6 +7,7 @@
 #include <linux/if_xdp.h>
 #include <linux/sockios.h>
 #include <net/if.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -52,6 +53,7 @@ struct xring {
 	unsigned rr;		/* next queue to poll */
 	uint32_t zheld_rx, zheld_tx;	/* held by the application at close */
 	atomic_bool zfreed;
+	struct xring *znext;		/* closed rings kept for their pools */
 	unsigned nq;
 	struct xq q[];
 };
@@ -145,6 +147,11 @@ static void zombie_check(struct pkt_pool *p)
 	munmap(x->area, x->area_len);
 }
 
+/* Closed rings whose pools are still referenced: a few hundred bytes each, kept
+ * reachable for good (a late pkt_free() may read its pool at any time). */
+static struct xring *zombies;
+static pthread_mutex_t zombie_lock = PTHREAD_MUTEX_INITIALIZER;
+
 /* Buffers the application still holds (a socket queue not yet flushed): keep their
  * descriptors and memory until the last comes back through pkt_free(). */
 static bool zombie_keep(struct ring *r, struct xring *x)
@@ -163,6 +170,10 @@ static bool zombie_keep(struct ring *r, struct xring *x)
 		return false;
 	log_dbg("xdp: %s ring %d closed with %u+%u buffers still held; freed when they return",
 		r->ifname, r->index, x->zheld_rx, x->zheld_tx);
+	pthread_mutex_lock(&zombie_lock);
+	x->znext = zombies;
+	zombies = x;
+	pthread_mutex_unlock(&zombie_lock);
 	__atomic_store_n(&x->rxp.on_return, zombie_check, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&x->txp.on_return, zombie_check, __ATOMIC_SEQ_CST);
 	zombie_check(&x->rxp);	/* all may have come back meanwhile */
