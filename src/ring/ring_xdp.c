@@ -2,7 +2,8 @@
  * a TX buffer pool; one XSK per queue the ring covers (sharing the UMEM, each with its
  * own fill and completion ring); TX goes out through the first queue's XSK. Sockets
  * are created with libxdp's program loading inhibited and put in the XSKMAP of our
- * own program (ring_xdp_port.c), which needs no bpffs (works inside ip netns exec). */
+ * own program (ring_xdp_port.c), which needs no bpffs (works inside ip netns exec).
+ * Our own descriptors use the kernel's calls (sys_*), never the library's wrappers. */
 #include <errno.h>
 #include <linux/if_xdp.h>
 #include <linux/sockios.h>
@@ -19,6 +20,7 @@
 #include <xdp/xsk.h>
 
 #include "core/log.h"
+#include "intercept/sys.h"
 #include "ring/ring.h"
 #include "ring/ring_xdp.h"
 #include "ring/steer.h"
@@ -201,7 +203,7 @@ static void xdp_close(struct ring *r)
 	if (x->port)
 		xdp_port_put(x->port, r->forked);
 	if (r->wake_fd >= 0)
-		close(r->wake_fd);
+		sys_close(r->wake_fd);
 	r->wake_fd = -1;
 	r->priv = NULL;
 	kept = zombie_keep(r, x);
@@ -310,7 +312,7 @@ static int xdp_open(struct ring *r)
 		x->umem = NULL;
 		goto out;
 	}
-	r->wake_fd = epoll_create1(EPOLL_CLOEXEC);
+	r->wake_fd = sys_epoll_create1(EPOLL_CLOEXEC);
 	if (r->wake_fd < 0) {
 		rc = -errno;
 		goto out;
@@ -321,7 +323,7 @@ static int xdp_open(struct ring *r)
 		rc = xq_create(r, x, &x->q[i], i == 0);
 		if (rc < 0)
 			goto out;
-		if (epoll_ctl(r->wake_fd, EPOLL_CTL_ADD, x->q[i].fd, &ev) < 0) {
+		if (sys_epoll_ctl(r->wake_fd, EPOLL_CTL_ADD, x->q[i].fd, &ev) < 0) {
 			rc = -errno;
 			goto out;
 		}
@@ -389,7 +391,7 @@ static void kick_fill(struct ring *r, struct xq *q)
 {
 	if (!xsk_ring_prod__needs_wakeup(&q->fill))
 		return;
-	recvfrom(q->fd, NULL, 0, MSG_DONTWAIT, NULL, NULL);
+	sys_recvfrom(q->fd, NULL, 0, MSG_DONTWAIT, NULL, NULL);
 	RING_STAT_ADD(r, wakeups_requested, 1);
 }
 
@@ -518,7 +520,7 @@ static void xdp_tx_flush(struct ring *r)
 		return;
 	for (int i = 0; i < XDP_KICK_TRIES; i++) {
 		RING_STAT_ADD(r, wakeups_requested, 1);
-		if (sendto(q->fd, NULL, 0, MSG_DONTWAIT, NULL, 0) >= 0)
+		if (sys_sendto(q->fd, NULL, 0, MSG_DONTWAIT, NULL, 0) >= 0)
 			break;
 		/* EAGAIN: the kernel sent its budget and more is queued; EBUSY/ENOBUFS:
 		 * the device is busy, the next flush or reap retries. */
@@ -603,7 +605,7 @@ static void xdp_stats_sync(struct ring *r)
 		struct xdp_statistics st;
 		socklen_t len = sizeof(st);
 
-		if (getsockopt(x->q[i].fd, SOL_XDP, XDP_STATISTICS, &st, &len) < 0)
+		if (sys_getsockopt(x->q[i].fd, SOL_XDP, XDP_STATISTICS, &st, &len) < 0)
 			continue;
 		drop += st.rx_dropped;
 		rinv += st.rx_invalid_descs;
