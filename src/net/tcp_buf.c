@@ -6,12 +6,27 @@
 
 #include "net/tcp_priv.h"
 
+/* Segments of the common size (up to one MSS-sized buffer) are recycled through a
+ * per-stack free list: steady-state traffic then costs no malloc/free per segment. */
+#define SEG_CACHE_MAX 1024
+
 struct tcp_seg *tcp_seg_alloc(struct tcp_stack *st, uint32_t cap)
 {
-	struct tcp_seg *s = malloc(sizeof(*s) + cap);
+	struct tcp_seg *s;
 
-	if (!s)
-		return NULL;
+	if (cap <= st->seg_class && st->seg_cache) {
+		s = st->seg_cache;
+		st->seg_cache = s->next;
+		st->seg_cached--;
+	} else {
+		if (cap <= st->seg_class)
+			cap = st->seg_class;
+		s = malloc(sizeof(*s) + cap);
+		if (!s)
+			return NULL;
+	}
+	if (cap < st->seg_class)
+		cap = st->seg_class;
 	memset(s, 0, sizeof(*s));
 	s->cap = cap;
 	st->live_bufs++;
@@ -21,7 +36,24 @@ struct tcp_seg *tcp_seg_alloc(struct tcp_stack *st, uint32_t cap)
 void tcp_seg_free(struct tcp_stack *st, struct tcp_seg *s)
 {
 	st->live_bufs--;
+	if (s->cap == st->seg_class && st->seg_cached < SEG_CACHE_MAX) {
+		s->next = st->seg_cache;
+		st->seg_cache = s;
+		st->seg_cached++;
+		return;
+	}
 	free(s);
+}
+
+void tcp_seg_cache_drain(struct tcp_stack *st)
+{
+	struct tcp_seg *s;
+
+	while ((s = st->seg_cache)) {
+		st->seg_cache = s->next;
+		free(s);
+	}
+	st->seg_cached = 0;
 }
 
 void tcp_segq_push(struct tcp_segq *q, struct tcp_seg *s)

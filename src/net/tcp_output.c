@@ -7,30 +7,25 @@
 
 #include "net/tcp_priv.h"
 
-/* One's-complement sum in native byte order, 8 bytes at a time (RFC 1071: the sum is
- * byte-order independent, so the folded result stored as-is is in network order). */
+/* One's-complement sum in native byte order (RFC 1071: the sum is byte-order
+ * independent, so the folded result stored as-is is in network order). */
 static uint64_t csum_add(uint64_t sum, const uint8_t *p, size_t len)
 {
-	uint64_t v8;
-	uint32_t v4;
+	uint32_t w[4];
 	uint16_t v2;
 
-	for (; len >= 8; p += 8, len -= 8) {
-		memcpy(&v8, p, 8);
-		sum += v8;
-		sum += sum < v8;
+	/* 32-bit words into a 64-bit accumulator: no carry handling until the fold. */
+	for (; len >= 16; p += 16, len -= 16) {
+		memcpy(w, p, 16);
+		sum += (uint64_t)w[0] + w[1] + w[2] + w[3];
 	}
-	if (len >= 4) {
-		memcpy(&v4, p, 4);
-		sum += v4;
-		sum += sum < v4;
-		p += 4;
-		len -= 4;
+	for (; len >= 4; p += 4, len -= 4) {
+		memcpy(w, p, 4);
+		sum += w[0];
 	}
 	if (len >= 2) {
 		memcpy(&v2, p, 2);
 		sum += v2;
-		sum += sum < v2;
 		p += 2;
 		len -= 2;
 	}
@@ -39,7 +34,6 @@ static uint64_t csum_add(uint64_t sum, const uint8_t *p, size_t len)
 
 		memcpy(&v2, last, 2);
 		sum += v2;
-		sum += sum < v2;
 	}
 	return sum;
 }

@@ -197,6 +197,8 @@ struct tcp_stack {
 	struct tcp_conn *dead;		/* closed and unreferenced: freed by tcp_reap() */
 	struct tcp_stack_stats stats;
 	long live_conns, live_bufs;
+	struct tcp_seg *seg_cache;	/* recycled buffers of seg_class bytes */
+	uint32_t seg_class, seg_cached;
 	uint16_t next_ephemeral;
 	uint64_t challenge_window_us;
 	uint32_t challenge_count;
@@ -288,6 +290,7 @@ uint64_t tcp_siphash(const uint8_t key[16], const void *data, size_t len);
 /* tcp_buf.c */
 struct tcp_seg *tcp_seg_alloc(struct tcp_stack *st, uint32_t cap);
 void tcp_seg_free(struct tcp_stack *st, struct tcp_seg *s);
+void tcp_seg_cache_drain(struct tcp_stack *st);
 void tcp_segq_push(struct tcp_segq *q, struct tcp_seg *s);
 struct tcp_seg *tcp_segq_pop(struct tcp_segq *q);
 void tcp_segq_purge(struct tcp_stack *st, struct tcp_segq *q);

@@ -113,6 +113,8 @@ struct tcp_stack *tcp_stack_create(const struct tcp_config *cfg,
 		return NULL;
 	}
 	st->next_ephemeral = st->cfg.ephemeral_lo;
+	/* one buffer class covers an MSS of payload and small receive chunks */
+	st->seg_class = (st->cfg.mss > 2048 ? st->cfg.mss + 63 : 2048) & ~63u;
 	st->now = st->ops.now_us(st->ctx);
 	return st;
 }
@@ -139,6 +141,7 @@ void tcp_stack_destroy(struct tcp_stack *st)
 		n = c->all_next;
 		conn_free(c);
 	}
+	tcp_seg_cache_drain(st);
 	free(st->hash);
 	free(st->theap);
 	free(st);
