@@ -72,6 +72,19 @@ static bool our_fin_acked(const struct tcp_conn *c)
 	return c->fin_queued && c->fin_sent_once && c->snd_una == c->snd_queued_end;
 }
 
+/* RFC 2883: data we already had is reported back as a D-SACK block, which lets the
+ * sender tell a needless retransmission from a loss. */
+static void note_duplicate(struct tcp_conn *c, const struct tcp_parsed *p)
+{
+	uint32_t end = p->seq + p->len;
+
+	if (!c->sack_ok || !p->len || !SEQ_LT(p->seq, c->rcv_nxt))
+		return;
+	c->dsack[0] = p->seq;
+	c->dsack[1] = SEQ_LT(end, c->rcv_nxt) ? end : c->rcv_nxt;
+	c->dsack_pending = true;
+}
+
 /* Answers a segment outside the window with our ACK. Two desynchronised ends would
  * answer each other's pure ACKs forever (an ACK loop), so pure ACKs get at most one
  * answer per interval per connection; segments carrying data always get one. */
@@ -314,6 +327,7 @@ static void conn_input(struct tcp_conn *c, const struct tcp_parsed *p0)
 		}
 		if (c->state == TCP_ST_TIME_WAIT && (p.flags & TCP_FIN))
 			tcp_timer_set(c, TT_CLOSE, 2ull * c->st->cfg.msl_us);
+		note_duplicate(c, &p);
 		send_oow_ack(c, &p);
 		return;
 	}
@@ -381,8 +395,10 @@ static void conn_input(struct tcp_conn *c, const struct tcp_parsed *p0)
 		p.flags &= (uint8_t)~TCP_FIN;
 	}
 	if (!p.len && !(p.flags & TCP_FIN)) {
-		if (seglen && p0->len)
+		if (seglen && p0->len) {
+			note_duplicate(c, p0);
 			ack_decision(c, true);	/* a duplicate: tell the peer where we are */
+		}
 		else
 			tcp_output(c);
 		return;

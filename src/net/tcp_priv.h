@@ -133,6 +133,8 @@ struct tcp_conn {
 	struct tcp_segq oooq;		/* sorted, non-overlapping */
 	uint32_t sndbuf, rcvbuf;
 	uint32_t last_ooo_seq;		/* most recent out-of-order arrival, for SACK order */
+	uint32_t dsack[2];		/* RFC 2883: duplicate range to report once */
+	bool dsack_pending;
 
 	/* application-side flags */
 	bool fin_queued;		/* shutdown(WR)/close: FIN after the queued data */

@@ -471,6 +471,31 @@ START_TEST(ack_loop_between_desynchronised_ends_is_damped)
 }
 END_TEST
 
+
+START_TEST(duplicate_data_is_reported_with_a_dsack_block)
+{
+	struct th *th = setup(NULL, NULL);
+	static uint8_t buf[1000];
+	const struct th_seg *a;
+	uint32_t old;
+
+	ck_assert_int_eq(tcp_send(cl, buf, sizeof(buf), 0), 1000);
+	th_advance(th, 100000);
+	old = sv->rcv_nxt - 1000;
+	inject_to(th, sv, TCP_ACK, old, sv->snd_nxt, buf, 300, NULL);
+	a = th_last(th, TH_B);
+	ck_assert_uint_eq(a->nsack, 1);
+	ck_assert_uint_eq(a->sack[0][0], old);
+	ck_assert_uint_eq(a->sack[0][1], old + 300);
+	ck_assert_uint_eq(a->ack, sv->rcv_nxt);
+	/* reported once */
+	th_advance(th, 1000000);
+	ck_assert_int_eq(tcp_send(sv, "x", 1, 0), 1);
+	ck_assert_uint_eq(th_last(th, TH_B)->nsack, 0);
+	finish(th);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("tcp_rst");
@@ -498,6 +523,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, segment_without_ack_flag_is_dropped);
 	tcase_add_test(tc, zero_window_still_takes_the_ack_of_a_data_segment);
 	tcase_add_test(tc, ack_loop_between_desynchronised_ends_is_damped);
+	tcase_add_test(tc, duplicate_data_is_reported_with_a_dsack_block);
 	suite_add_tcase(s, tc);
 	return s;
 }
