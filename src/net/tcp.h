@@ -2,7 +2,10 @@
  * sockets and rings. A struct tcp_stack owns connections and listeners; the IP layer
  * feeds it segments with tcp_input(), the owner drives timers with tcp_tick(), and the
  * engine hands fully built segments back through ops->output and reports state changes
- * through ops->event. Addresses and ports are in network byte order throughout. */
+ * through ops->event. Addresses and ports are in network byte order throughout.
+ * A stack is single-threaded: its owner serialises every call, and the output and
+ * event callbacks, which run inside those calls, must not call back into the stack
+ * (queue the work instead). */
 #ifndef SHIM_NET_TCP_H
 #define SHIM_NET_TCP_H
 
@@ -68,6 +71,10 @@ struct tcp_config {
 };
 
 void tcp_config_default(struct tcp_config *cfg);
+/* Defaults overlaid with SHIM_MTU, SHIM_MSS, SHIM_WINDOW_SCALING, SHIM_TCP_CC_ALGO,
+ * SHIM_TCP_NODELAY, SHIM_TCP_QUICKACK, SHIM_TCP_MAX_SYN_RATE, SHIM_TX_SEGS_TCP. */
+struct shim_params;
+void tcp_config_from_params(struct tcp_config *cfg, const struct shim_params *p);
 
 /* One outgoing segment: hdr (TCP header with options, checksum filled in) followed
  * by payload. Both are only valid during the call: the callee copies them. */

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <arpa/inet.h>
 
+#include "core/params.h"
 #include "tcp_harness.h"
 #include "net/tcp_priv.h"
 
@@ -415,6 +416,49 @@ START_TEST(thousands_of_connections_grow_the_table_and_close_cleanly)
 }
 END_TEST
 
+
+START_TEST(parameters_map_onto_the_engine_configuration)
+{
+	struct tcp_config cfg;
+
+	params_defaults();
+	tcp_config_from_params(&cfg, &shim_params);
+	ck_assert_uint_eq(cfg.mtu, 1500);
+	ck_assert_uint_eq(cfg.mss, 0);
+	ck_assert(cfg.window_scaling);
+	ck_assert_int_eq(cfg.wscale, 3);
+	ck_assert_int_eq(cfg.cc_algo, TCP_CC_NEWRENO);
+	shim_params.window_scaling = -1;
+	shim_params.tcp_cc_algo = SHIM_TCP_CC_CUBIC;
+	shim_params.mss = 1200;
+	shim_params.tcp_nodelay = true;
+	shim_params.tcp_max_syn_rate = 50;
+	tcp_config_from_params(&cfg, &shim_params);
+	ck_assert(!cfg.window_scaling);
+	ck_assert_int_eq(cfg.cc_algo, TCP_CC_CUBIC);
+	ck_assert_uint_eq(cfg.mss, 1200);
+	ck_assert(cfg.nodelay);
+	ck_assert_uint_eq(cfg.max_syn_rate, 50);
+	shim_params.window_scaling = -2;
+	tcp_config_from_params(&cfg, &shim_params);
+	ck_assert_int_le(cfg.wscale, 14);
+	params_defaults();
+	{
+		/* the configuration drives real connections */
+		struct th *th;
+
+		shim_params.window_scaling = 5;
+		tcp_config_from_params(&cfg, &shim_params);
+		cfg.msl_us = 1000000;	/* keep TIME_WAIT short in fake time */
+		th = th_setup(&cfg, &cfg, &cl, &sv, &ls);
+		ck_assert_ptr_nonnull(th);
+		ck_assert_uint_eq(th_find(th, TH_A, TCP_SYN, TCP_SYN, 0)->ws, 5);
+		params_defaults();
+		finish(th);
+	}
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("tcp_conn");
@@ -438,6 +482,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, events_reach_the_owner);
 	tcase_add_test(tc, next_deadline_tracks_pending_timers);
 	tcase_add_test(tc, thousands_of_connections_grow_the_table_and_close_cleanly);
+	tcase_add_test(tc, parameters_map_onto_the_engine_configuration);
 	suite_add_tcase(s, tc);
 	return s;
 }
