@@ -153,6 +153,7 @@ enum tcp_opt {
 	TCP_OPT_NODELAY, TCP_OPT_CORK, TCP_OPT_QUICKACK, TCP_OPT_KEEPALIVE,
 	TCP_OPT_KEEPIDLE, TCP_OPT_KEEPINTVL, TCP_OPT_KEEPCNT, TCP_OPT_MAXSEG,
 	TCP_OPT_SNDBUF, TCP_OPT_RCVBUF, TCP_OPT_LINGER /* -1 off, else seconds */,
+	TCP_OPT_USER_TIMEOUT /* ms data may stay unacknowledged; 0 = retries decide */,
 };
 int tcp_setopt(struct tcp_conn *c, enum tcp_opt opt, int val);
 int tcp_getopt(const struct tcp_conn *c, enum tcp_opt opt, int *val);

@@ -200,6 +200,11 @@ int tcp_setopt(struct tcp_conn *c, enum tcp_opt opt, int val)
 	case TCP_OPT_LINGER:
 		c->linger_s = val < 0 ? -1 : val;
 		return 0;
+	case TCP_OPT_USER_TIMEOUT:
+		if (val < 0)
+			return -EINVAL;
+		c->user_timeout_ms = (uint32_t)val;
+		return 0;
 	}
 	return -ENOPROTOOPT;
 }
@@ -218,6 +223,7 @@ int tcp_getopt(const struct tcp_conn *c, enum tcp_opt opt, int *val)
 	case TCP_OPT_SNDBUF: *val = (int)c->sndbuf; return 0;
 	case TCP_OPT_RCVBUF: *val = (int)c->rcvbuf; return 0;
 	case TCP_OPT_LINGER: *val = c->linger_s; return 0;
+	case TCP_OPT_USER_TIMEOUT: *val = (int)c->user_timeout_ms; return 0;
 	}
 	return -ENOPROTOOPT;
 }

@@ -142,6 +142,8 @@ struct tcp_conn {
 	int linger_s;			/* -1 off */
 	int so_error;
 	uint32_t keepidle_s, keepintvl_s, keepcnt;
+	uint32_t user_timeout_ms;	/* TCP_USER_TIMEOUT */
+	uint64_t rtx_start_us;		/* first RTO of the current episode, 0 = none */
 
 	/* RTT / RTO (RFC 6298) */
 	uint32_t srtt_us, rttvar_us, rto_us;

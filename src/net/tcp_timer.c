@@ -168,6 +168,7 @@ static void rtx_handshake(struct tcp_conn *c, uint32_t limit)
 static void rtx_expired(struct tcp_conn *c)
 {
 	struct tcp_seg *head;
+	uint64_t rto;
 
 	if (c->persist) {
 		c->st->stats.zero_window_probes++;
@@ -187,7 +188,11 @@ static void rtx_expired(struct tcp_conn *c)
 	head = c->sndq.head;
 	if (!head || c->snd_una == c->snd_max)
 		return;
-	if (c->retries >= c->st->cfg.retries2) {
+	if (!c->retries)
+		c->rtx_start_us = head->xmit_us;	/* when the oldest data went out */
+	/* TCP_USER_TIMEOUT, when set, replaces the retry count (as in Linux). */
+	if (c->user_timeout_ms ? c->st->now - c->rtx_start_us >= c->user_timeout_ms * 1000ull :
+	    c->retries >= c->st->cfg.retries2) {
 		tcp_log(SHIM_LOG_DEBUG, c, "gave up after %u retransmissions", c->retries);
 		tcp_conn_done(c, ETIMEDOUT);
 		return;
@@ -202,7 +207,15 @@ static void rtx_expired(struct tcp_conn *c)
 		c->snd_nxt = seg_end(head);
 		c->snd_next_seg = head->next;
 	}
-	tcp_timer_set(c, TT_RTX, tcp_current_rto(c));
+	rto = tcp_current_rto(c);
+	if (c->user_timeout_ms) {
+		/* Fire exactly when the user timeout runs out, not a whole backoff later. */
+		uint64_t end = c->rtx_start_us + c->user_timeout_ms * 1000ull;
+
+		if (end > c->st->now && end - c->st->now < rto)
+			rto = end - c->st->now;
+	}
+	tcp_timer_set(c, TT_RTX, rto);
 	tcp_output(c);
 }
 

@@ -450,6 +450,26 @@ START_TEST(sack_reneging_receiver_still_gets_everything)
 }
 END_TEST
 
+
+START_TEST(user_timeout_bounds_how_long_data_may_stay_unacked)
+{
+	struct th *th = setup(NULL, NULL);
+	char b[4];
+
+	ck_assert_int_eq(tcp_setopt(cl, TCP_OPT_USER_TIMEOUT, 3000), 0);
+	th->blackhole[TH_A] = true;
+	ck_assert_int_eq(tcp_send(cl, "x", 1, 0), 1);
+	th_advance(th, 2999000);
+	ck_assert_int_eq(tcp_state(cl), TCP_ST_ESTABLISHED);
+	th_advance(th, 2000);	/* 3 s after the data first left */
+	ck_assert_int_eq(tcp_state(cl), TCP_ST_CLOSED);
+	ck_assert_int_eq(tcp_recv(cl, b, sizeof(b), 0), -ETIMEDOUT);
+	th->blackhole[TH_A] = false;
+	tcp_abort(sv);
+	finish(th);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("tcp_loss");
@@ -473,6 +493,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, bulk_transfer_with_five_percent_loss);
 	tcase_add_test(tc, limited_transmit_avoids_rto_with_a_small_window);
 	tcase_add_test(tc, sack_reneging_receiver_still_gets_everything);
+	tcase_add_test(tc, user_timeout_bounds_how_long_data_may_stay_unacked);
 	tcase_add_loop_test(tc, full_lifecycle_survives_ten_percent_loss, 0, 8);
 	suite_add_tcase(s, tc);
 	return s;
