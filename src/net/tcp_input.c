@@ -440,12 +440,16 @@ static void conn_input(struct tcp_conn *c, const struct tcp_parsed *p0)
 	ack_decision(c, ooo);
 }
 
-/* RFC 6191: a SYN may reopen a TIME_WAIT tuple if it is provably newer. */
+/* RFC 6191 (and Linux): a SYN may reopen a TIME_WAIT tuple when it is provably a new
+ * incarnation: a sequence number beyond the old one or a newer timestamp, and never a
+ * timestamp PAWS would reject. */
 static bool time_wait_accepts_syn(const struct tcp_conn *c, const struct tcp_parsed *p)
 {
-	if (c->ts_ok && p->has_ts)
-		return SEQ_GT(p->tsval, c->ts_recent);
-	return SEQ_GT(p->seq, c->rcv_nxt);
+	bool ts = c->ts_ok && p->has_ts;
+
+	if (ts && SEQ_LT(p->tsval, c->ts_recent))
+		return false;
+	return SEQ_GT(p->seq, c->rcv_nxt) || (ts && SEQ_GT(p->tsval, c->ts_recent));
 }
 
 int tcp_input(struct tcp_stack *st, uint32_t saddr, uint32_t daddr, const void *seg,

@@ -496,6 +496,55 @@ START_TEST(duplicate_data_is_reported_with_a_dsack_block)
 }
 END_TEST
 
+
+static void server_to_time_wait(struct th *th)
+{
+	tcp_shutdown(sv, SHUT_WR);
+	th_advance(th, 2000);
+	tcp_shutdown(cl, SHUT_WR);
+	th_advance(th, 2000);
+	ck_assert_int_eq(tcp_state(sv), TCP_ST_TIME_WAIT);
+}
+
+START_TEST(time_wait_refuses_a_syn_with_an_old_timestamp)
+{
+	struct th *th = setup(NULL, NULL);
+	uint32_t ts[2] = { sv->ts_recent - 5, 0 };
+
+	server_to_time_wait(th);
+	inject_to(th, sv, TCP_SYN, sv->rcv_nxt + 100000, 0, NULL, 0, ts);
+	ck_assert_int_eq(tcp_state(sv), TCP_ST_TIME_WAIT);
+	ck_assert_int_eq(tcp_stack_stats(th->side[TH_B].st)->tw_reused, 0);
+	ck_assert_uint_eq(th_last(th, TH_B)->flags, TCP_ACK);
+	finish(th);
+}
+END_TEST
+
+START_TEST(time_wait_without_timestamps_takes_a_syn_with_a_higher_sequence)
+{
+	struct tcp_config a;
+	struct th *th;
+	const struct th_seg *sa;
+	uint32_t old_snd;
+
+	th_config(&a);
+	a.timestamps = false;
+	th = setup(&a, NULL);
+	server_to_time_wait(th);
+	old_snd = sv->snd_nxt;
+	inject_to(th, sv, TCP_SYN, sv->rcv_nxt - 10, 0, NULL, 0, NULL);	/* older: no */
+	ck_assert_int_eq(tcp_stack_stats(th->side[TH_B].st)->tw_reused, 0);
+	inject_to(th, sv, TCP_SYN, sv->rcv_nxt + 10, 0, NULL, 0, NULL);
+	ck_assert_int_eq(tcp_stack_stats(th->side[TH_B].st)->tw_reused, 1);
+	sa = th_last(th, TH_B);
+	ck_assert_uint_eq(sa->flags, TCP_SYN | TCP_ACK);
+	ck_assert_uint_eq(sa->seq, old_snd + 65535 + 2);
+	ck_assert_int_eq(tcp_state(sv), TCP_ST_CLOSED);	/* the old incarnation is gone */
+	tcp_abort(cl);
+	finish(th);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("tcp_rst");
@@ -524,6 +573,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, zero_window_still_takes_the_ack_of_a_data_segment);
 	tcase_add_test(tc, ack_loop_between_desynchronised_ends_is_damped);
 	tcase_add_test(tc, duplicate_data_is_reported_with_a_dsack_block);
+	tcase_add_test(tc, time_wait_refuses_a_syn_with_an_old_timestamp);
+	tcase_add_test(tc, time_wait_without_timestamps_takes_a_syn_with_a_higher_sequence);
 	suite_add_tcase(s, tc);
 	return s;
 }
