@@ -202,12 +202,16 @@ static bool ack_input(struct tcp_conn *c, const struct tcp_parsed *p)
 			tcp_rtt_sample(c, (uint32_t)rtt);
 		c->backoff = 0;
 		c->retries = 0;
+		if (c->tlp_out && SEQ_GEQ(c->snd_una, c->tlp_high))
+			c->tlp_out = false;	/* the probe's episode is over */
 		/* Congestion control counts data only, not the SYN or FIN sequence slot. */
 		if (prior == c->iss && acked)
 			acked--;
 		if (our_fin_acked(c) && acked)
 			acked--;
 		tcp_ack_newdata(c, acked, prior, rtt);
+		if (p->nsack && c->sack_ok)
+			tcp_detect_loss(c);
 		tcp_rearm_rtx(c);
 		notify_writable(c);
 	} else if (p->ack == c->snd_una) {

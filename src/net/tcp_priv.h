@@ -158,6 +158,9 @@ struct tcp_conn {
 	uint32_t dupacks;
 	bool in_recovery;
 	bool persist;			/* TT_RTX is the zero-window persist timer */
+	bool tlp_armed;			/* TT_RTX is the tail loss probe timer */
+	bool tlp_out;			/* a probe is unacknowledged (one at a time) */
+	uint32_t tlp_high;		/* snd_max when the probe went out */
 	bool after_rto;			/* RFC 6582: no fast recovery until snd_una passes recover */
 	bool fin_sent_once;
 	bool push_now;			/* cork deadline passed: send the partial segment */
@@ -273,6 +276,7 @@ size_t tcp_sack_blocks(const struct tcp_conn *c, uint32_t blocks[][2], size_t ma
 /* tcp_recovery.c */
 void tcp_ack_newdata(struct tcp_conn *c, uint32_t acked, uint32_t prior_una, uint64_t rtt_us);
 void tcp_dupack(struct tcp_conn *c);
+void tcp_detect_loss(struct tcp_conn *c);
 void tcp_enter_recovery(struct tcp_conn *c);
 void tcp_rto_recovery(struct tcp_conn *c);
 void tcp_rtt_sample(struct tcp_conn *c, uint32_t rtt_us);

@@ -37,6 +37,7 @@ void tcp_enter_recovery(struct tcp_conn *c)
 	c->ssthresh = c->cc->ssthresh(c);
 	c->prior_cwnd = c->cwnd;
 	c->in_recovery = true;
+	c->tlp_out = false;
 	c->recover = c->snd_max;
 	c->st->stats.fast_retrans++;
 	if (c->sack_ok) {
@@ -103,6 +104,50 @@ void tcp_ack_newdata(struct tcp_conn *c, uint32_t acked, uint32_t prior_una, uin
 	c->cc->on_ack(c, acked, (uint32_t)rtt);
 }
 
+/* RFC 5827 early retransmit: with fewer than four segments outstanding and nothing new
+ * to send, three dupacks (or three SACKed segments) can never come; outstanding - 1 of
+ * them are enough. */
+static bool early_retransmit(struct tcp_conn *c)
+{
+	uint32_t outstanding = 0, sacked = 0;
+
+	if (c->snd_next_seg)
+		return false;
+	for (struct tcp_seg *s = c->sndq.head; s && outstanding < 4; s = s->next) {
+		outstanding++;
+		sacked += s->sacked;
+	}
+	if (outstanding < 2 || outstanding >= 4)
+		return false;
+	if (c->dupacks < outstanding - 1 && (!c->sack_ok || sacked < outstanding - 1))
+		return false;
+	c->st->stats.early_retrans++;
+	return true;
+}
+
+/* Loss detection outside recovery: three dupacks, early retransmit, or (RFC 6675) enough
+ * SACKed data above the first hole. Runs on duplicate ACKs and on any ACK carrying
+ * SACK blocks, since a tail loss probe's answer usually also acknowledges new data. */
+void tcp_detect_loss(struct tcp_conn *c)
+{
+	struct tcp_seg *head = c->sndq.head;
+
+	if (c->in_recovery || c->after_rto || !head || head->sacked)
+		return;
+	if (c->dupacks >= 3 || early_retransmit(c)) {
+		tcp_enter_recovery(c);
+		return;
+	}
+	if (!c->sack_ok)
+		return;
+	tcp_sack_mark_lost(c);
+	if (head->lost) {
+		head->lost = 0;
+		c->lost_bytes -= seg_seqlen(head);
+		tcp_enter_recovery(c);
+	}
+}
+
 void tcp_dupack(struct tcp_conn *c)
 {
 	c->dupacks++;
@@ -114,19 +159,7 @@ void tcp_dupack(struct tcp_conn *c)
 			c->cwnd += c->mss;	/* each dupack: a segment left the network */
 		return;
 	}
-	if (c->after_rto)
-		return;
-	if (c->dupacks >= 3)
-		tcp_enter_recovery(c);
-	else if (c->sack_ok && c->sndq.head && !c->sndq.head->sacked) {
-		/* RFC 6675: enough SACKed data above the hole counts as three dupacks. */
-		tcp_sack_mark_lost(c);
-		if (c->sndq.head->lost) {
-			c->sndq.head->lost = 0;
-			c->lost_bytes -= seg_seqlen(c->sndq.head);
-			tcp_enter_recovery(c);
-		}
-	}
+	tcp_detect_loss(c);
 }
 
 /* The retransmission timer expired with data outstanding. */
@@ -136,6 +169,7 @@ void tcp_rto_recovery(struct tcp_conn *c)
 		c->ssthresh = c->cc->ssthresh(c);
 	c->in_recovery = false;
 	c->after_rto = true;
+	c->tlp_out = false;
 	c->recover = c->snd_max;
 	c->dupacks = 0;
 	c->cwnd = c->mss;

@@ -128,13 +128,61 @@ uint32_t tcp_current_rto(const struct tcp_conn *c)
 	return rto > c->st->cfg.rto_max_us ? c->st->cfg.rto_max_us : (uint32_t)rto;
 }
 
+/* Tail loss probe (RFC 8985 section 7): with SACK, a probe sent about two RTTs after
+ * the last transmission turns the loss of a flight's tail into SACK-driven recovery
+ * instead of a retransmission timeout. With one segment in flight the probe must also
+ * wait out the peer's delayed ACK (200 ms worst case), so the RTO usually comes first. */
+#define TLP_WCDELACK_US 200000
+#define TLP_MIN_US 10000
+
+static uint64_t tlp_timeout(const struct tcp_conn *c)
+{
+	uint64_t pto;
+
+	if (!c->sack_ok || !c->rtt_valid || c->in_recovery || c->after_rto || c->tlp_out ||
+	    c->backoff || (c->state != TCP_ST_ESTABLISHED && c->state != TCP_ST_CLOSE_WAIT))
+		return TCP_NO_DEADLINE;
+	pto = 2ull * c->srtt_us;
+	if (tcp_flight(c) <= c->mss && pto < c->srtt_us * 3ull / 2 + TLP_WCDELACK_US)
+		pto = c->srtt_us * 3ull / 2 + TLP_WCDELACK_US;
+	return pto < TLP_MIN_US ? TLP_MIN_US : pto;
+}
+
 void tcp_rearm_rtx(struct tcp_conn *c)
 {
 	c->persist = false;
-	if (c->snd_una != c->snd_max || (c->sndq.head && c->sndq.head->flags & TCP_SYN))
-		tcp_timer_set(c, TT_RTX, tcp_current_rto(c));
-	else
+	c->tlp_armed = false;
+	if (c->snd_una != c->snd_max || (c->sndq.head && c->sndq.head->flags & TCP_SYN)) {
+		uint64_t rto = tcp_current_rto(c), pto = tlp_timeout(c);
+
+		c->tlp_armed = pto < rto;
+		tcp_timer_set(c, TT_RTX, c->tlp_armed ? pto : rto);
+	} else {
 		tcp_timer_clear(c, TT_RTX);
+	}
+}
+
+/* Sends the probe: one new segment if the window takes it, else the last one sent. */
+static void tlp_send(struct tcp_conn *c)
+{
+	uint32_t before = c->snd_max;
+	struct tcp_seg *last = NULL;
+
+	c->st->stats.tail_loss_probes++;
+	c->tlp_out = true;
+	c->cwnd += c->mss;
+	c->push_now = true;
+	tcp_output(c);
+	c->push_now = false;
+	c->cwnd -= c->mss;
+	if (c->snd_max == before) {
+		for (struct tcp_seg *s = c->sndq.head; s && s != c->snd_next_seg; s = s->next)
+			last = s;
+		if (last)
+			tcp_retransmit_seg(c, last);
+	}
+	c->tlp_high = c->snd_max;
+	tcp_timer_set(c, TT_RTX, tcp_current_rto(c));
 }
 
 void tcp_keepalive_reset(struct tcp_conn *c)
@@ -170,6 +218,12 @@ static void rtx_expired(struct tcp_conn *c)
 	struct tcp_seg *head;
 	uint64_t rto;
 
+	if (c->tlp_armed) {
+		c->tlp_armed = false;
+		if (c->snd_una != c->snd_max)
+			tlp_send(c);
+		return;
+	}
 	if (c->persist) {
 		c->st->stats.zero_window_probes++;
 		tcp_send_probe(c);

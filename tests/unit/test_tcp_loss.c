@@ -470,6 +470,60 @@ START_TEST(user_timeout_bounds_how_long_data_may_stay_unacked)
 }
 END_TEST
 
+
+/* The last two segments of a burst are lost: nothing follows to produce dupacks. The
+ * tail loss probe (about two RTTs later) draws a SACK and recovery repairs the rest,
+ * long before the 200 ms minimum RTO. */
+START_TEST(tail_loss_probe_repairs_a_lost_tail_without_rto)
+{
+	struct th *th = setup(NULL, NULL);
+	const struct tcp_stack_stats *sa = tcp_stack_stats(th->side[TH_A].st);
+	static uint8_t buf[5 * 1448];
+	uint64_t t0;
+
+	ck_assert_int_eq(th_transfer(th, cl, sv, 20000, 1000000), 20000);	/* RTT known */
+	th_advance(th, 100000);
+	ck_assert_int_eq(tcp_setopt(cl, TCP_OPT_NODELAY, 1), 0);
+	th_drop_rule(th, TH_A, 0, 0, 1, 3, 2);
+	t0 = th->now;
+	ck_assert_int_eq(tcp_send(cl, buf, sizeof(buf), 0), sizeof(buf));
+	th_advance(th, 50000);
+	ck_assert_uint_eq(tcp_tx_queued(cl), 0);
+	ck_assert_uint_eq(th_drain(sv, buf, sizeof(buf)), sizeof(buf));
+	ck_assert_int_eq(sa->rto_timeouts, 0);
+	ck_assert_int_ge(sa->tail_loss_probes, 1);
+	ck_assert_uint_lt(th_last(th, TH_A)->t_us - t0, 50000);
+	finish(th);
+}
+END_TEST
+
+/* Three segments in flight, the first lost: only two dupacks can come back, which is
+ * enough under early retransmit. */
+START_TEST(early_retransmit_needs_fewer_dupacks_for_a_small_flight)
+{
+	struct tcp_config a, b;
+	struct th *th;
+	const struct tcp_stack_stats *sa;
+	static uint8_t buf[3 * 1460];
+
+	no_sack(&a, &b);
+	th = setup(&a, &b);
+	sa = tcp_stack_stats(th->side[TH_A].st);
+	/* settle the peer's window first: a window change would not count as a dupack */
+	ck_assert_int_eq(th_transfer(th, cl, sv, 20000, 1000000), 20000);
+	th_advance(th, 100000);
+	ck_assert_int_eq(tcp_setopt(cl, TCP_OPT_NODELAY, 1), 0);
+	th_drop_rule(th, TH_A, 0, 0, 1, 0, 1);
+	ck_assert_int_eq(tcp_send(cl, buf, 3 * cl->mss, 0), 3 * cl->mss);
+	th_advance(th, 20000);
+	ck_assert_uint_eq(tcp_tx_queued(cl), 0);
+	ck_assert_int_eq(sa->early_retrans, 1);
+	ck_assert_int_eq(sa->rto_timeouts, 0);
+	ck_assert_uint_eq(th_drain(sv, buf, sizeof(buf)), 3 * cl->mss);
+	finish(th);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("tcp_loss");
@@ -494,6 +548,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, limited_transmit_avoids_rto_with_a_small_window);
 	tcase_add_test(tc, sack_reneging_receiver_still_gets_everything);
 	tcase_add_test(tc, user_timeout_bounds_how_long_data_may_stay_unacked);
+	tcase_add_test(tc, tail_loss_probe_repairs_a_lost_tail_without_rto);
+	tcase_add_test(tc, early_retransmit_needs_fewer_dupacks_for_a_small_flight);
 	tcase_add_loop_test(tc, full_lifecycle_survives_ten_percent_loss, 0, 8);
 	suite_add_tcase(s, tc);
 	return s;
