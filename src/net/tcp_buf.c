@@ -1,6 +1,6 @@
-/* tcp_buf.c — segment buffers and the three per-connection queues: the send queue
- * (unacknowledged then unsent data), the in-order receive queue the application reads,
- * and the bounded out-of-order queue that holds data beyond a gap until it fills. */
+/* tcp_buf.c — segment buffers (recycled per stack) and the three per-connection queues:
+ * the send queue (unacknowledged then unsent data), the in-order receive queue the
+ * application reads, and the bounded out-of-order queue holding data beyond a gap. */
 #include <stdlib.h>
 #include <string.h>
 

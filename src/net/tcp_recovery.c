@@ -1,6 +1,7 @@
 /* tcp_recovery.c — reacting to ACKs for reliability: RTT estimation and RTO (RFC 6298,
- * Karn's rule via per-segment transmit counts), fast retransmit and recovery with SACK
- * (RFC 6675) or NewReno partial-ACK handling (RFC 5681, 6582), and the RTO restart. */
+ * Karn's rule via per-segment transmit counts), loss detection (three dupacks, SACK
+ * IsLost, early retransmit RFC 5827), fast retransmit and recovery with SACK (RFC 6675)
+ * or NewReno partial-ACK handling (RFC 5681, 6582), and the RTO restart. */
 #include "net/tcp_priv.h"
 
 void tcp_rtt_sample(struct tcp_conn *c, uint32_t rtt)

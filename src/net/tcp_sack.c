@@ -1,7 +1,7 @@
 /* tcp_sack.c — selective acknowledgement (RFC 2018) and the RFC 6675 scoreboard.
  * Receiver side: SACK blocks describing the out-of-order queue, most recent first.
  * Sender side: marking SACKed segments, deciding which are lost (IsLost with
- * DupThresh = 3) and the pipe estimate that paces recovery. */
+ * DupThresh = 3), the pipe estimate that paces recovery, and reneging detection. */
 #include "net/tcp_priv.h"
 
 #define DUP_THRESH 3

@@ -1,6 +1,6 @@
 /* tcp_stack.c — one TCP stack instance: configuration defaults, the connection table
- * keyed by 4-tuple, listener lookup, the live-object accounting the tests check, and
- * deferred freeing of connections that reached CLOSED with no owner. */
+ * keyed by 4-tuple (grown as it fills), the listener list, the live-object accounting
+ * the tests check, and deferred freeing of connections that reached CLOSED unowned. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,8 +1,8 @@
-/* tcp_timer.c — per-connection timers as absolute deadlines on the stack's clock:
- * retransmission (SYN, SYN-ACK, data with exponential backoff) doubling as the
- * zero-window persist timer, delayed ACK, keepalive, TIME_WAIT / FIN_WAIT_2 expiry and
- * the cork deadline. tcp_tick() runs what expired; tcp_next_deadline() tells the
- * owner how long it may sleep. */
+/* tcp_timer.c — per-connection timers as absolute deadlines on the stack's clock, kept
+ * in a min-heap: retransmission (SYN, SYN-ACK, data with exponential backoff and
+ * TCP_USER_TIMEOUT) doubling as the tail loss probe and zero-window persist timer,
+ * delayed ACK, keepalive, TIME_WAIT / FIN_WAIT_2 expiry and the cork deadline.
+ * tcp_tick() runs what expired; tcp_next_deadline() tells the owner how long to sleep. */
 #include <errno.h>
 #include <stdlib.h>
 
