@@ -160,6 +160,27 @@ static bool rule_drops(struct th *th, const struct th_seg *s)
 	return false;
 }
 
+static uint32_t sum16(uint32_t sum, const uint8_t *p, size_t len);
+
+/* Checks a segment's checksum with a plain RFC 1071 sum, independent of the engine's
+ * own code, so a checksum both stacks got wrong the same way cannot go unnoticed. */
+static bool wire_csum_ok(int from, const uint8_t *seg, size_t len)
+{
+	uint32_t saddr = th_addr(from), daddr = th_addr(!from), sum;
+	uint16_t tl = htons((uint16_t)len);
+	uint8_t ph[12];
+
+	memcpy(ph, &saddr, 4);
+	memcpy(ph + 4, &daddr, 4);
+	ph[8] = 0;
+	ph[9] = 6;
+	memcpy(ph + 10, &tl, 2);
+	sum = sum16(sum16(0, ph, 12), seg, len);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return sum == 0xffff;
+}
+
 static void on_output(void *ctx, const struct tcp_out_pkt *pkt)
 {
 	struct th_side *side = ctx;
@@ -175,6 +196,12 @@ static void on_output(void *ctx, const struct tcp_out_pkt *pkt)
 	memcpy(buf, pkt->hdr, pkt->hdr_len);
 	if (pkt->payload_len)
 		memcpy(buf + pkt->hdr_len, pkt->payload, pkt->payload_len);
+	if (pkt->saddr != side->addr || pkt->daddr != th_addr(!side->id) ||
+	    !wire_csum_ok(side->id, buf, len)) {
+		fprintf(stderr, "side %c emitted a segment with bad addresses or checksum\n",
+			'A' + side->id);
+		abort();
+	}
 	if (th->nlog < TH_LOG_MAX)
 		ls = &th->log[th->nlog++];
 	log_seg(th, side->id, pkt->hdr, pkt->hdr_len, pkt->payload_len, ls);
