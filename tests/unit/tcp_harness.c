@@ -250,6 +250,12 @@ void th_config(struct tcp_config *cfg)
 
 struct th *th_new(const struct tcp_config *cfg_a, const struct tcp_config *cfg_b)
 {
+	return th_new_keyed(cfg_a, cfg_b, NULL, NULL);
+}
+
+struct th *th_new_keyed(const struct tcp_config *cfg_a, const struct tcp_config *cfg_b,
+			const uint8_t *secret_a, const uint8_t *secret_b)
+{
 	struct th *th = calloc(1, sizeof(*th));
 	static const struct tcp_stack_ops ops = {
 		.output = on_output, .event = on_event, .now_us = clock_now,
@@ -273,6 +279,10 @@ struct th *th_new(const struct tcp_config *cfg_a, const struct tcp_config *cfg_b
 		uint8_t secret[16];
 
 		memset(secret, 0x11 * (i + 1), sizeof(secret));
+		if (i == TH_A && secret_a)
+			memcpy(secret, secret_a, sizeof(secret));
+		if (i == TH_B && secret_b)
+			memcpy(secret, secret_b, sizeof(secret));
 		th->side[i].th = th;
 		th->side[i].id = i;
 		th->side[i].addr = th_addr(i);

@@ -4,6 +4,7 @@
  * duplicating, corrupting wire checked byte for byte. */
 #include <check.h>
 #include <errno.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
 
@@ -524,6 +525,54 @@ START_TEST(early_retransmit_needs_fewer_dupacks_for_a_small_flight)
 }
 END_TEST
 
+
+/* Finds a secret that puts the ISN of this tuple (at the harness's start time) just
+ * below 2^32, so the data that follows crosses the sequence-space wrap. */
+static void secret_near_wrap(uint8_t secret[16], uint32_t laddr, uint16_t lport,
+			     uint32_t raddr, uint16_t rport)
+{
+	static struct tcp_stack fake;
+
+	for (uint32_t k = 0;; k++) {
+		uint32_t isn;
+
+		memset(fake.secret, 0, sizeof(fake.secret));
+		memcpy(fake.secret, &k, sizeof(k));
+		isn = tcp_isn(&fake, laddr, lport, raddr, rport, 1000000);
+		if (isn >= 0xFFFFFFFFu - 400000 && isn <= 0xFFFFFFFFu - 200000) {
+			memcpy(secret, fake.secret, 16);
+			return;
+		}
+	}
+}
+
+START_TEST(sequence_numbers_wrap_around_under_loss)
+{
+	uint8_t sa[16], sb[16];
+	struct tcp_config a, b;
+	struct th *th;
+
+	th_config(&a);
+	th_config(&b);
+	a.sack = b.sack = _i;
+	secret_near_wrap(sa, th_addr(TH_A), htons(32768), th_addr(TH_B), htons(80));
+	secret_near_wrap(sb, th_addr(TH_B), htons(80), th_addr(TH_A), htons(32768));
+	th = th_new_keyed(&a, &b, sa, sb);
+	cl = sv = ls = NULL;
+	ck_assert_int_eq(th_establish(th, 80, &cl, &sv, &ls), 0);
+	ck_assert_uint_ge(cl->iss, 0xFFFFFFFFu - 400000);
+	ck_assert_uint_ge(sv->iss, 0xFFFFFFFFu - 400000);
+	th_seed(th, 3);
+	th->loss = 0.03;
+	th->reorder = 0.03;
+	ck_assert_int_eq(th_transfer(th, cl, sv, 1 << 20, 120000000), 1 << 20);
+	ck_assert_int_eq(th_transfer(th, sv, cl, 1 << 20, 120000000), 1 << 20);
+	ck_assert_uint_lt(cl->snd_una, cl->iss);	/* wrapped */
+	ck_assert_uint_lt(sv->snd_una, sv->iss);
+	finish(th);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("tcp_loss");
@@ -550,6 +599,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, user_timeout_bounds_how_long_data_may_stay_unacked);
 	tcase_add_test(tc, tail_loss_probe_repairs_a_lost_tail_without_rto);
 	tcase_add_test(tc, early_retransmit_needs_fewer_dupacks_for_a_small_flight);
+	tcase_add_loop_test(tc, sequence_numbers_wrap_around_under_loss, 0, 2);
 	tcase_add_loop_test(tc, full_lifecycle_survives_ten_percent_loss, 0, 8);
 	suite_add_tcase(s, tc);
 	return s;
