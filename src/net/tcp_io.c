@@ -88,12 +88,10 @@ ssize_t tcp_recv(struct tcp_conn *c, void *buf, size_t len, int flags)
 	uint8_t *out = buf;
 	size_t done = 0;
 	bool peek = flags & TCP_RECV_PEEK;
-	uint32_t old_wnd;
 
 	st->now = st->ops.now_us(st->ctx);
 	if (c->state == TCP_ST_LISTEN)
 		return -ENOTCONN;
-	old_wnd = SEQ_GT(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
 	for (struct tcp_seg *s = c->rcvq.head; s && done < len;) {
 		uint32_t n = s->len;
 
@@ -116,7 +114,7 @@ ssize_t tcp_recv(struct tcp_conn *c, void *buf, size_t len, int flags)
 	}
 	if (done) {
 		if (!peek)
-			tcp_maybe_window_update(c, old_wnd);
+			tcp_maybe_window_update(c);
 		tcp_reap(st);
 		return (ssize_t)done;
 	}

@@ -292,7 +292,7 @@ static struct tcp_seg *next_lost(struct tcp_conn *c)
 void tcp_output(struct tcp_conn *c)
 {
 	struct tcp_seg *s;
-	bool sent = false;
+	bool sent = false, wnd_limited = false;
 
 	if (!can_send_state(c))
 		return;
@@ -327,6 +327,7 @@ void tcp_output(struct tcp_conn *c)
 				if (seg_split(c, s, usable))
 					break;
 			} else if (!(s->len == 0 && usable == 0 && (s->flags & TCP_FIN))) {
+				wnd_limited = true;
 				break;
 			}
 		}
@@ -363,20 +364,19 @@ void tcp_output(struct tcp_conn *c)
 	if (sent)
 		tcp_timer_clear(c, TT_CORK);
 	/* Data waits on a closed window with nothing in flight: probe it (persist). */
-	if (c->snd_next_seg && tcp_flight(c) == 0 && c->timer[TT_RTX] == TCP_NO_DEADLINE) {
+	if (wnd_limited && tcp_flight(c) == 0 && c->timer[TT_RTX] == TCP_NO_DEADLINE) {
 		c->persist = true;
 		tcp_timer_set(c, TT_RTX, tcp_current_rto(c));
 	}
 }
 
 /* After the application read data: tell the peer when the window opened enough. */
-void tcp_maybe_window_update(struct tcp_conn *c, uint32_t old_wnd)
+void tcp_maybe_window_update(struct tcp_conn *c)
 {
 	uint32_t adv = SEQ_GT(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
 	uint32_t free_sp = c->rcvbuf > c->rcvq.bytes ? c->rcvbuf - c->rcvq.bytes : 0;
 	uint32_t step = c->rcvbuf / 2 < 2u * c->mss ? c->rcvbuf / 2 : 2u * c->mss;
 
-	(void)old_wnd;
 	if (!can_send_state(c) && c->state != TCP_ST_FIN_WAIT_2)
 		return;
 	if (c->fin_rcvd)

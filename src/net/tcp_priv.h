@@ -257,7 +257,7 @@ uint32_t tcp_rcv_window(struct tcp_conn *c);
 bool tcp_retransmit_seg(struct tcp_conn *c, struct tcp_seg *s);
 uint16_t tcp_csum(uint32_t saddr, uint32_t daddr, const uint8_t *hdr, size_t hlen,
 		  const uint8_t *data, size_t dlen);
-void tcp_maybe_window_update(struct tcp_conn *c, uint32_t old_wnd);
+void tcp_maybe_window_update(struct tcp_conn *c);
 
 /* tcp_options.c */
 size_t tcp_write_options(struct tcp_conn *c, uint8_t *opt, uint8_t flags);
