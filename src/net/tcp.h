@@ -127,6 +127,8 @@ int tcp_input(struct tcp_stack *st, uint32_t saddr, uint32_t daddr,
 void tcp_tick(struct tcp_stack *st);
 /* Earliest timer deadline (us, ops->now_us clock), UINT64_MAX when none. */
 uint64_t tcp_next_deadline(const struct tcp_stack *st);
+/* The same for one connection. */
+uint64_t tcp_conn_deadline(const struct tcp_conn *c);
 
 /* --- connections --- */
 int tcp_conn_create(struct tcp_stack *st, struct tcp_conn **out);

@@ -343,6 +343,11 @@ void tcp_tick(struct tcp_stack *st)
 	tcp_reap(st);
 }
 
+uint64_t tcp_conn_deadline(const struct tcp_conn *c)
+{
+	return c->tnext;
+}
+
 uint64_t tcp_next_deadline(const struct tcp_stack *st)
 {
 	return st->theap_len ? st->theap[0]->tnext : TCP_NO_DEADLINE;

@@ -380,6 +380,8 @@ START_TEST(next_deadline_tracks_pending_timers)
 	ck_assert_uint_eq(tcp_next_deadline(th->side[TH_A].st), UINT64_MAX);
 	ck_assert_int_eq(tcp_send(cl, "x", 1, 0), 1);
 	ck_assert_uint_eq(tcp_next_deadline(th->side[TH_A].st), th->now + 200000);
+	ck_assert_uint_eq(tcp_conn_deadline(cl), th->now + 200000);
+	ck_assert_uint_eq(tcp_conn_deadline(ls), UINT64_MAX);
 	th_advance(th, 1000);
 	ck_assert_uint_eq(tcp_next_deadline(th->side[TH_B].st), th->now - 500 + 40000);
 	th_advance(th, 100000);
