@@ -10,6 +10,9 @@
 
 #include "core/init.h"
 #include "core/log.h"
+#include "core/stats.h"
+#include "core/params.h"
+#include "core/rules.h"
 #include "intercept/intercept.h"
 
 int shim_stage = SHIM_STAGE_NONE;
@@ -68,6 +71,16 @@ __attribute__((constructor(101))) static void shim_init(void)
 		return;
 	/* Stage 0: the real functions, before anything of ours can call one. */
 	sys_resolve_all();
+	/* Stages 1 and 2: parameters, which also configure the log (level, details,
+	 * file, colours); then the banner in VMA's form. Bad values only warn. */
+	params_init();
+	params_log_banner();
+	/* Stage 3: offload rules (SHIM_CONFIG_FILE). Errors are logged; without rules
+	 * every socket is a candidate for offload, as in VMA. */
+	rules_init();
+	/* Stage 3b: this process's stats segment (SHIM_STATS_SHMEM_DIR), so shim_stats
+	 * sees the process from its first moment; failure leaves scratch blocks. */
+	stats_init();
 	/* Stage 4: the fd table. Without it the library stays a pure pass-through. */
 	err = fdt_init();
 	if (err) {
@@ -90,19 +103,6 @@ out:
 __attribute__((destructor)) static void shim_fini(void)
 {
 	__atomic_store_n(&shim_stage, SHIM_STAGE_EXITING, __ATOMIC_RELEASE);
+	fdt_exit();
 }
 
-/* Until the log module is linked in, messages still reach stderr. */
-#include <stdarg.h>
-#include <stdio.h>
-__attribute__((weak)) int shim_log_level = SHIM_LOG_WARN;
-__attribute__((weak)) void shim_log_emit(int level, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, " SHIM %d ", level);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}

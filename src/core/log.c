@@ -286,6 +286,25 @@ int log_expand_pid(const char *tmpl, char *out, size_t size)
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 
+/* Move the log's fd above the numbers programs use, so "exec 3>file", a program
+ * expecting its first open to return 3, or a loop closing fds 3..N-1 does not meet
+ * it. Kept well below the fd limit (the kernel sizes its table to the highest fd).
+ * Where the limit is too low the fd stays as it is. */
+#define LOG_FD_BASE 900
+
+static int log_fd_out_of_the_way(int fd)
+{
+	long high;
+
+	if (fd >= LOG_FD_BASE)
+		return fd;
+	high = syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, LOG_FD_BASE);
+	if (high < 0)
+		return fd;
+	syscall(SYS_close, fd);
+	return (int)high;
+}
+
 static int log_open_path(const char *tmpl)
 {
 	char path[sizeof(log_path_tmpl) + 24];
@@ -299,7 +318,7 @@ static int log_open_path(const char *tmpl)
 	fd = syscall(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;
-	return (int)fd;
+	return log_fd_out_of_the_way((int)fd);
 }
 
 static void log_switch_fd(int fd, bool own)

@@ -270,6 +270,40 @@ static bool env_not_a_param(const char *name, size_t len)
 	return false;
 }
 
+/* Names VMA used before, or spelt so in its manual, for the VMA_ form only. */
+static const struct {
+	const char *old;
+	int idx;
+} vma_renames[] = {
+	{ "MAX_INLINE", P_TX_MAX_INLINE },
+	{ "CQ_AIM_MAX_PERIOD_US", P_CQ_AIM_MAX_PERIOD_USEC },
+	{ "INTERNAL_THREAD_CPUSSET", P_INTERNAL_THREAD_CPUSET },
+	{ "RX_POLL_OS_RATIO", P_RX_UDP_POLL_OS_RATIO },
+};
+
+static int vma_rename(const char *name, size_t len)
+{
+	for (size_t i = 0; i < sizeof(vma_renames) / sizeof(vma_renames[0]); i++)
+		if (strlen(vma_renames[i].old) == len && !strncmp(vma_renames[i].old, name, len))
+			return vma_renames[i].idx;
+	return -1;
+}
+
+/* The environment's value for idx (SHIM_ first, else VMA_), or NULL; label gets
+ * the variable's name as the user wrote it. */
+static const char *env_var(const char *const *env_shim, const char *const *env_vma, int idx,
+			   char *label, size_t size)
+{
+	const char *s = env_shim[idx] ? env_shim[idx] : env_vma[idx];
+	const char *eq;
+
+	if (!s)
+		return NULL;
+	eq = strchr(s, '=');
+	snprintf(label, size, "%.*s", (int)(eq - s), s);
+	return eq + 1;
+}
+
 int params_init_env(char *const envp[])
 {
 	const char *env_shim[P_COUNT] = { 0 }, *env_vma[P_COUNT] = { 0 };
@@ -287,46 +321,39 @@ int params_init_env(char *const envp[])
 		const char *name = s + (shim ? 5 : 4);
 		size_t len = (size_t)(eq - name);
 		int idx = param_lookup(name, len);
-		if (idx < 0) {
-			if (shim && !env_not_a_param(name, len))
+		if (shim) {
+			if (idx >= 0)
+				env_shim[idx] = s;
+			else if (!env_not_a_param(name, len))
 				params_warn("SHIM_%.*s is not a libshim parameter; ignored (see libshim(7))",
 					    (int)len, name);
-			continue;
+		} else if (idx >= 0) {
+			env_vma[idx] = s;
+		} else if ((idx = vma_rename(name, len)) >= 0 && !env_vma[idx]) {
+			env_vma[idx] = s;	/* the current VMA name wins over an old one */
 		}
-		if (shim)
-			env_shim[idx] = eq + 1;
-		else
-			env_vma[idx] = eq + 1;
 	}
 
 	/* Profile, from the environment only. */
-	const char *spec = env_shim[P_SPEC] ? env_shim[P_SPEC] : env_vma[P_SPEC];
-	if (spec) {
-		snprintf(label, sizeof(label), "%s_SPEC", env_shim[P_SPEC] ? "SHIM" : "VMA");
-		if (param_set_text(P_SPEC, spec, PARAM_SRC_ENV, label) == 0 && *shim_params.spec)
-			profile_apply(profile_lookup(shim_params.spec));
-	}
+	const char *spec = env_var(env_shim, env_vma, P_SPEC, label, sizeof(label));
+	if (spec && param_set_text(P_SPEC, spec, PARAM_SRC_ENV, label) == 0 && *shim_params.spec)
+		profile_apply(profile_lookup(shim_params.spec));
 
 	/* Params file, from the environment only. */
-	const char *pf = env_shim[P_PARAMS_FILE] ? env_shim[P_PARAMS_FILE] : env_vma[P_PARAMS_FILE];
-	if (pf && *pf) {
-		snprintf(label, sizeof(label), "%s_PARAMS_FILE", env_shim[P_PARAMS_FILE] ? "SHIM" : "VMA");
-		if (param_set_text(P_PARAMS_FILE, pf, PARAM_SRC_ENV, label) == 0) {
-			char path[PARAM_STR_MAX + 24];
-			if (log_expand_pid(shim_params.params_file, path, sizeof(path)) == 0)
-				params_file_load(path);
-		}
+	const char *pf = env_var(env_shim, env_vma, P_PARAMS_FILE, label, sizeof(label));
+	if (pf && *pf && param_set_text(P_PARAMS_FILE, pf, PARAM_SRC_ENV, label) == 0) {
+		char path[PARAM_STR_MAX + 24];
+		if (log_expand_pid(shim_params.params_file, path, sizeof(path)) == 0)
+			params_file_load(path);
 	}
 
 	/* Environment last: it wins. */
 	for (int i = 0; i < P_COUNT; i++) {
 		if (i == P_SPEC || i == P_PARAMS_FILE)
 			continue;
-		const char *v = env_shim[i] ? env_shim[i] : env_vma[i];
-		if (!v)
-			continue;
-		snprintf(label, sizeof(label), "%s_%s", env_shim[i] ? "SHIM" : "VMA", param_table[i].name);
-		param_set_text(i, v, PARAM_SRC_ENV, label);
+		const char *v = env_var(env_shim, env_vma, i, label, sizeof(label));
+		if (v)
+			param_set_text(i, v, PARAM_SRC_ENV, label);
 	}
 
 	params_fixup();

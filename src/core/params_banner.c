@@ -4,6 +4,8 @@
  * the first thing to read in a user's log when asking "what was this run tuned to". */
 #include <stdio.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/init.h"
@@ -20,6 +22,24 @@ extern const char *shim_cmdline(void) __attribute__((weak));
 
 #define BANNER_RULE "---------------------------------------------------------------------------"
 
+/* At debug level, what a bug report needs about the machine (UTC: no time-zone
+ * file is read from the constructor). */
+static void banner_system(void)
+{
+	struct utsname u;
+	struct tm tm;
+	time_t now = time(NULL);
+	char when[64];
+
+	if (gmtime_r(&now, &tm) && strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm))
+		log_dbg("Current Time: %s", when);
+	if (uname(&u) == 0) {
+		log_dbg("System: %s %s", u.sysname, u.release);
+		log_dbg("Architecture: %s", u.machine);
+		log_dbg("Node: %s", u.nodename);
+	}
+}
+
 void params_log_banner(void)
 {
 	char value[PARAM_STR_MAX + 32];
@@ -29,6 +49,8 @@ void params_log_banner(void)
 	log_info("libshim %s built on %s %s", SHIM_VERSION, __DATE__, __TIME__);
 	log_info("Cmd Line: %s", cmd && *cmd ? cmd : "(unknown)");
 	log_info("Pid: %ld", (long)syscall(SYS_getpid));
+	if (shim_log_level >= SHIM_LOG_DEBUG)
+		banner_system();
 	log_info(BANNER_RULE);
 	for (int i = 0; i < P_COUNT; i++) {
 		if (i != P_TRACELEVEL && param_is_default(i))

@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,16 +39,17 @@ struct core_stat {
 #define MODE_counter SHIM_STAT_COUNTER
 #define MODE_maximum SHIM_STAT_MAXIMUM
 #define MODE_value SHIM_STAT_VALUE
+/* unit is stringified by the STAT_* wrappers, before `bool` could expand to _Bool */
 #define CORE_STAT(kname, kid, strct, name, count, unit, mode, doc)                    \
-	{ kname "." #name, #unit, doc, kid, MODE_##mode, count, offsetof(struct strct, name) },
+	{ kname "." #name, unit, doc, kid, MODE_##mode, count, offsetof(struct strct, name) },
 
 static const struct core_stat core_stats[] = {
-#define STAT_SOCK(n, c, u, m, d) CORE_STAT("socket", STATS_KIND_SOCKET, shim_sock_stats, n, c, u, m, d)
-#define STAT_RING(n, c, u, m, d) CORE_STAT("ring", STATS_KIND_RING, shim_ring_stats, n, c, u, m, d)
-#define STAT_CQ(n, c, u, m, d) CORE_STAT("cq", STATS_KIND_CQ, shim_cq_stats, n, c, u, m, d)
-#define STAT_BPOOL(n, c, u, m, d) CORE_STAT("bpool", STATS_KIND_BPOOL, shim_bpool_stats, n, c, u, m, d)
-#define STAT_IOMUX(n, c, u, m, d) CORE_STAT("iomux", STATS_KIND_IOMUX, shim_iomux_stats, n, c, u, m, d)
-#define STAT_GLOBAL(n, c, u, m, d) CORE_STAT("global", STATS_KIND_GLOBAL, shim_global_stats, n, c, u, m, d)
+#define STAT_SOCK(n, c, u, m, d) CORE_STAT("socket", STATS_KIND_SOCKET, shim_sock_stats, n, c, #u, m, d)
+#define STAT_RING(n, c, u, m, d) CORE_STAT("ring", STATS_KIND_RING, shim_ring_stats, n, c, #u, m, d)
+#define STAT_CQ(n, c, u, m, d) CORE_STAT("cq", STATS_KIND_CQ, shim_cq_stats, n, c, #u, m, d)
+#define STAT_BPOOL(n, c, u, m, d) CORE_STAT("bpool", STATS_KIND_BPOOL, shim_bpool_stats, n, c, #u, m, d)
+#define STAT_IOMUX(n, c, u, m, d) CORE_STAT("iomux", STATS_KIND_IOMUX, shim_iomux_stats, n, c, #u, m, d)
+#define STAT_GLOBAL(n, c, u, m, d) CORE_STAT("global", STATS_KIND_GLOBAL, shim_global_stats, n, c, #u, m, d)
 #include "core/stats.def"
 };
 #define CORE_STAT_COUNT (sizeof(core_stats) / sizeof(core_stats[0]))
@@ -77,31 +79,65 @@ static size_t align_up(size_t v, size_t a)
 }
 
 /* --- process identity -------------------------------------------------------- */
-uint64_t stats_proc_starttime(int pid)
+/* State letter and start time (field 22, clock ticks) from /proc/<pid>/stat. */
+static int proc_stat(int pid, char *state, uint64_t *start)
 {
 	char path[64], buf[1024];
-	unsigned long long start = 0;
+	unsigned long long st = 0;
 	ssize_t n;
 	int fd;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return 0;
+		return -errno;
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	if (n <= 0)
-		return 0;
+		return -EIO;
 	buf[n] = '\0';
 	/* comm may hold spaces and parentheses: fields restart after the last ')' */
 	char *p = strrchr(buf, ')');
-	if (!p)
-		return 0;
-	/* after ')' come field 3 (state) .. ; starttime is field 22 */
-	if (sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
-		   &start) != 1)
-		return 0;
-	return start;
+	if (!p || sscanf(p + 1, " %c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+			 state, &st) != 2)
+		return -EIO;
+	*start = st;
+	return 0;
+}
+
+uint64_t stats_proc_starttime(int pid)
+{
+	uint64_t start;
+	char state;
+
+	return proc_stat(pid, &state, &start) == 0 ? start : 0;
+}
+
+bool stats_proc_alive(int pid, uint64_t starttime)
+{
+	uint64_t start;
+	char state;
+	int err;
+
+	if (pid <= 0 || (kill(pid, 0) < 0 && errno == ESRCH))
+		return false;
+	err = proc_stat(pid, &state, &start);
+	if (err == -ENOENT)
+		return false;
+	if (err)
+		return true;	/* no /proc view of it (other pid namespace): trust kill() */
+	if (state == 'Z' || state == 'X')
+		return false;	/* exited, not yet reaped */
+	return !starttime || start == starttime;	/* else the pid was recycled */
+}
+
+/* Bounded copy that always terminates (names are cut, never overflow). */
+static void copy_cut(char *dst, size_t dstsz, const char *src)
+{
+	size_t n = strnlen(src, dstsz - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
 }
 
 static void read_cmdline(char *cmd, size_t cmdsz, char *prog, size_t progsz)
@@ -118,11 +154,11 @@ static void read_cmdline(char *cmd, size_t cmdsz, char *prog, size_t progsz)
 		n = 0;
 	buf[n] = '\0';
 	const char *slash = strrchr(buf, '/');
-	snprintf(prog, progsz, "%s", slash ? slash + 1 : buf);
+	copy_cut(prog, progsz, slash ? slash + 1 : buf);
 	for (ssize_t i = 0; i < n; i++)
 		if (buf[i] == '\0' && i + 1 < n)
 			buf[i] = ' ';
-	snprintf(cmd, cmdsz, "%s", buf);
+	copy_cut(cmd, cmdsz, buf);
 }
 
 /* --- layout ------------------------------------------------------------------- */
@@ -144,7 +180,8 @@ static size_t layout(unsigned fd_num, struct shim_stats_kind *kinds, uint32_t *s
 
 		memset(kd, 0, sizeof(*kd));
 		snprintf(kd->name, sizeof(kd->name), "%s", kind_defs[k].name);
-		kd->slot_count = kind_defs[k].slots ? kind_defs[k].slots : fd_num;
+		/* sockets: fd_num slots plus the shared one for sockets beyond them */
+		kd->slot_count = kind_defs[k].slots ? kind_defs[k].slots : fd_num + 1;
 		kd->values_off = sizeof(struct shim_stats_slot);
 		kd->base_off = (uint32_t)(kd->values_off + vsz);
 		kd->nvalues = (uint32_t)(vsz / 8);
@@ -291,49 +328,101 @@ out_unlink:
 	return err;
 }
 
-int stats_segment_fork_child(void)
+/* Write the current contents to a new file and map it over the same addresses:
+ * every block pointer held by inherited sockets stays valid and now points at it. */
+static int publish_file(struct stats_segment *s)
 {
-	struct stats_segment *s = &stats_seg;
 	char tmp[PATH_MAX];
+	size_t done = 0;
 	void *m;
-	int fd;
+	int fd, err = -EIO;
 
-	if (!s->base)
-		return 0;
 	format_paths(s, getpid(), tmp, sizeof(tmp));
 	fd = open_tmp(tmp, s->size);
 	if (fd < 0)
-		goto out_private;
-	/* copy the inherited counters, then swap the mapping in place: every block
-	 * pointer held by inherited sockets stays valid and now points at our file */
-	size_t done = 0;
+		return fd;
 	while (done < s->size) {
 		ssize_t n = pwrite(fd, (char *)s->base + done, s->size - done, (off_t)done);
 		if (n <= 0)
 			goto out_close;
 		done += (size_t)n;
 	}
+	/* an update made by another thread between the copy and the swap is lost:
+	 * a few counts, once, in the child's first moments */
 	m = mmap(s->base, s->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
 	if (m == MAP_FAILED)
 		goto out_close;
-	fill_identity(s->hdr);
-	memset(s->ctl, 0, sizeof(*s->ctl));
-	s->ctl->cur_log_level = -1;
-	s->ctl->cur_log_details = -1;
-	if (rename(tmp, s->path) < 0)
+	if (rename(tmp, s->path) < 0) {
+		err = -errno;
 		goto out_close;
+	}
 	close(fd);
 	return 0;
 
 out_close:
 	close(fd);
 	unlink(tmp);
-out_private:
-	/* keep writing, but into private memory: never into the parent's counters */
-	m = mmap(s->base, s->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
-		 -1, 0);
 	s->path[0] = '\0';
-	return -EIO;
+	return err;
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int stats_segment_fork_child(void)
+{
+	struct stats_segment *s = &stats_seg;
+	void *copy;
+
+	if (!s->base)
+		return 0;
+	/* a parent thread may have held it at fork() */
+	pthread_mutex_init(&custom_lock, NULL);
+	s->path[0] = '\0';
+	/* From now on never write the parent's file: take a private copy at the same
+	 * addresses. The child's own file comes later (stats_segment_publish), so the
+	 * many children that exec or _exit at once leave nothing behind. */
+	copy = mmap(NULL, s->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (copy != MAP_FAILED)
+		memcpy(copy, s->base, s->size);
+	if (mmap(s->base, s->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+		 -1, 0) == MAP_FAILED) {
+		/* cannot happen short of address-space exhaustion; stop counting rather
+		 * than corrupt the parent's segment */
+		mprotect(s->base, s->size, PROT_READ);
+		s->base = NULL;
+		return -ENOMEM;
+	}
+	if (copy == MAP_FAILED)
+		return -ENOMEM;	/* zeroed private memory: counts start over, unpublished */
+	memcpy(s->base, copy, s->size);
+	munmap(copy, s->size);
+	fill_identity(s->hdr);
+	memset(s->ctl, 0, sizeof(*s->ctl));
+	s->ctl->cur_log_level = -1;
+	s->ctl->cur_log_details = -1;
+	s->publish_after_ns = mono_ns() + STATS_PUBLISH_DELAY_MS * 1000000ull;
+	s->pending_publish = true;
+	return 0;
+}
+
+int stats_segment_publish(bool now)
+{
+	struct stats_segment *s = &stats_seg;
+	int err;
+
+	if (!s->base || !s->pending_publish)
+		return 0;
+	if (!now && mono_ns() < s->publish_after_ns)
+		return -EAGAIN;
+	s->pending_publish = false;
+	err = publish_file(s);
+	return err;
 }
 
 void stats_segment_remove(void)
@@ -388,9 +477,10 @@ int stats_slot_open(unsigned kind, int64_t id, const char *label)
 	if (!stats_seg.base || kind >= STATS_KIND_COUNT)
 		return -ENODEV;
 	const struct shim_stats_kind *k = &stats_seg.kinds[kind];
+	unsigned n = kind == STATS_KIND_SOCKET ? k->slot_count - 1 : k->slot_count;
 
 	/* lowest free slot first, so the reader's scan stays short */
-	for (unsigned i = 0; i < k->slot_count; i++) {
+	for (unsigned i = 0; i < n; i++) {
 		struct shim_stats_slot *sl = slot_at(kind, i);
 		uint32_t expect = 0;
 
@@ -403,6 +493,21 @@ int stats_slot_open(unsigned kind, int64_t id, const char *label)
 		return (int)i;
 	}
 	return -ENOSPC;
+}
+
+int stats_slot_overflow(void)
+{
+	if (!stats_seg.base)
+		return -ENODEV;
+	unsigned i = stats_seg.kinds[STATS_KIND_SOCKET].slot_count - 1;
+	struct shim_stats_slot *sl = slot_at(STATS_KIND_SOCKET, i);
+	uint32_t expect = 0;
+
+	/* opened once, by whoever overflows first; never closed */
+	if (__atomic_compare_exchange_n(&sl->in_use, &expect, 2, false, __ATOMIC_ACQUIRE,
+					__ATOMIC_RELAXED))
+		slot_claim(STATS_KIND_SOCKET, i, sl, -1, "other sockets");
+	return (int)i;
 }
 
 int stats_slot_find(unsigned kind, const void *values)

@@ -5,6 +5,7 @@
 #define SHIM_STATS_SEGMENT_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,6 +19,8 @@ struct stats_segment {
 	struct shim_stats_schema *schema;
 	struct shim_stats_ctl *ctl;
 	uint32_t custom_count;
+	bool pending_publish;		/* fork child without a file yet */
+	uint64_t publish_after_ns;	/* CLOCK_MONOTONIC */
 	char dir[PATH_MAX / 2];
 	char path[PATH_MAX];		/* "" once removed */
 };
@@ -26,16 +29,27 @@ extern struct stats_segment stats_seg;
 
 /* Create, map and publish dir/shim.<pid> (0600) with fd_num socket slots. 0 or -errno. */
 int stats_segment_create(const char *dir, unsigned fd_num);
-/* fork child: same addresses, own file. 0, or -EIO with private memory instead. */
+/* fork child: the segment becomes private memory at the same addresses (blocks
+ * stay valid, the parent's counters are never touched again); the child's own file
+ * is published STATS_PUBLISH_DELAY_MS later by stats_segment_publish(). */
+#define STATS_PUBLISH_DELAY_MS 100
 int stats_segment_fork_child(void);
+/* Create the fork child's file once the delay passed (or at once with now): 0 (also
+ * when nothing is pending), -EAGAIN (not yet) or -errno. */
+int stats_segment_publish(bool now);
 /* Unlink the file if this process owns it; the mapping stays. */
 void stats_segment_remove(void);
 /* Unmap and forget (tests). */
 void stats_segment_reset(void);
 
-/* Claim the lowest free slot of a kind: slot index or -ENOSPC / -ENODEV. */
+/* Claim the lowest free slot of a kind: slot index or -ENOSPC / -ENODEV. The last
+ * socket slot is kept for stats_slot_overflow(). */
 int stats_slot_open(unsigned kind, int64_t id, const char *label);
 void stats_slot_close(unsigned kind, unsigned i);
+/* The socket slot shared by every socket beyond SHIM_STATS_FD_NUM (id -1, "other
+ * sockets"), opened on first use: its index, or -ENODEV. Shared by many writers, so
+ * its counts are approximate; they keep the process totals close to the truth. */
+int stats_slot_overflow(void);
 void *stats_slot_values(unsigned kind, unsigned i);
 struct shim_stats_slot *stats_slot_hdr(unsigned kind, unsigned i);
 /* Slot whose values area is `values`, or -ENOENT (scratch block). */
@@ -50,5 +64,7 @@ void stats_segment_touch(void);
 
 /* /proc/<pid>/stat start time in clock ticks, 0 if the process is gone. */
 uint64_t stats_proc_starttime(int pid);
+/* Is pid a running process (not a zombie) that started at starttime (0: any)? */
+bool stats_proc_alive(int pid, uint64_t starttime);
 
 #endif

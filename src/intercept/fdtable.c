@@ -79,13 +79,13 @@ static struct fdt_array *array_new(unsigned n)
 static unsigned initial_size(void)
 {
 	struct rlimit rl;
-	rlim_t n = FDT_INIT_MIN;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > n)
-		n = rl.rlim_cur;
-	if (rl.rlim_cur == RLIM_INFINITY || n > FDT_INIT_MAX)
-		n = FDT_INIT_MAX;
-	return (unsigned)n;
+	/* The soft limit only: the hard one may be huge and costs nothing until raised. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < FDT_INIT_MIN)
+		return FDT_INIT_MIN;
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > FDT_INIT_MAX)
+		return FDT_INIT_MAX;
+	return (unsigned)rl.rlim_cur;
 }
 
 int fdt_init(void)
@@ -99,6 +99,13 @@ int fdt_init(void)
 		return -ENOMEM;
 	__atomic_store_n(&fdt_cur, t, __ATOMIC_RELEASE);
 	return 0;
+}
+
+/* Exit: every lookup misses from now on (the data path does not test the stage, the
+ * table is its stage). The arrays stay mapped for calls already inside. */
+void fdt_exit(void)
+{
+	__atomic_store_n(&fdt_cur, &fdt_empty, __ATOMIC_RELEASE);
 }
 
 /* Wait until the table pointer moves on from t (a grower is publishing a new one). */

@@ -4,14 +4,11 @@
  * helpers every family of wrappers shares (stale objects, dup semantics). */
 #include <dlfcn.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdint.h>
 
 #include "core/log.h"
 #include "intercept/intercept.h"
-
-#define SYSCALL(ret, name, params, args) sys_##name##_fn sys_##name;
-#include "intercept/syscalls.def"
-#undef SYSCALL
 
 /* What a name libc does not have turns into: a clean ENOSYS, never a jump to NULL. */
 #define SYSCALL(ret, name, params, args)                                        \
@@ -23,40 +20,56 @@
 #include "intercept/syscalls.def"
 #undef SYSCALL
 
+/* Early functions: what sys_<name> points to before start-up resolves it. */
+#define SYSCALL(ret, name, params, args)                                        \
+	static ret early_##name params                                          \
+	{                                                                       \
+		return ((sys_##name##_fn)sys_resolve_idx(SYS_IDX_##name)) args;  \
+	}
+#define SYSCALL_VA(ret, name, params, args)                                     \
+	static ret early_##name params                                          \
+	{                                                                       \
+		unsigned long arg;                                              \
+		VA_WORD(cmd, arg);                                              \
+		return ((sys_##name##_fn)sys_resolve_idx(SYS_IDX_##name)) args;  \
+	}
+#include "intercept/syscalls.def"
+#undef SYSCALL_VA
+#undef SYSCALL
+
+#define SYSCALL(ret, name, params, args) sys_##name##_fn sys_##name = early_##name;
+#include "intercept/syscalls.def"
+#undef SYSCALL
+
 static const struct sys_entry {
 	const char *name;
 	void **slot;
+	void *early;
 	void *nosys;
 } sys_table[SYS_IDX_COUNT] = {
 #define SYSCALL(ret, name, params, args) \
-	[SYS_IDX_##name] = { #name, (void **)&sys_##name, (void *)nosys_##name },
+	[SYS_IDX_##name] = { #name, (void **)&sys_##name, (void *)early_##name, (void *)nosys_##name },
 #include "intercept/syscalls.def"
 #undef SYSCALL
 };
 
-void *sys_resolve(const char *name, void **slot, void *nosys)
-{
-	void *p = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
-	int saved = errno;	/* dlsym may clobber it; the caller's call has not run yet */
-
-	if (p)
-		return p;
-	p = dlsym(RTLD_NEXT, name);
-	if (!p) {
-		p = nosys;
-		log_warn("libc has no %s(): calls to it fail with ENOSYS", name);
-	}
-	/* Every racing thread stores the same value. */
-	__atomic_store_n(slot, p, __ATOMIC_RELEASE);
-	errno = saved;
-	return p;
-}
-
 void *sys_resolve_idx(enum sys_index i)
 {
 	const struct sys_entry *e = &sys_table[i];
+	void *p = __atomic_load_n(e->slot, __ATOMIC_ACQUIRE);
+	int saved = errno;	/* dlsym may clobber it; the caller's call has not run yet */
 
-	return sys_resolve(e->name, e->slot, e->nosys);
+	if (p != e->early)
+		return p;
+	p = dlsym(RTLD_NEXT, e->name);
+	if (!p) {
+		p = e->nosys;
+		log_warn("libc has no %s(): calls to it fail with ENOSYS", e->name);
+	}
+	/* Every racing thread stores the same value. */
+	__atomic_store_n(e->slot, p, __ATOMIC_RELEASE);
+	errno = saved;
+	return p;
 }
 
 void sys_resolve_all(void)

@@ -7,6 +7,7 @@
 #define SHIM_INTERCEPT_H
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -61,6 +62,16 @@ static inline struct shim_fd *fd_obj(int fd)
 	return fdt_get(fd);
 }
 
+/* A variadic call's one optional word (fcntl, ioctl): read whether or not the command
+ * takes one, exactly as libc does; it is passed on unchanged. */
+#define VA_WORD(last, out)                                                       \
+	do {                                                                     \
+		va_list ap_;                                                     \
+		va_start(ap_, last);                                             \
+		(out) = va_arg(ap_, unsigned long);                              \
+		va_end(ap_);                                                     \
+	} while (0)
+
 /* The errno rule: r < 0 is -errno for the application; success restores the errno
  * the caller had before the call (ops may have called libc internally). */
 static inline long shim_ret(long r, int saved_errno)
@@ -110,6 +121,7 @@ void fdt_atfork_prepare(void);
 void fdt_atfork_parent(void);
 void fdt_atfork_child(void);
 unsigned fdt_size(void);
+void fdt_exit(void);
 
 /* intercept_proc.c: fork handlers, registered by the constructor. */
 int proc_init(void);

@@ -1,44 +1,121 @@
-/* intercept_fd.c — calls on descriptors as such: close, fcntl/fcntl64/ioctl (variadic:
- * one word is read after the command, as libc itself does, and every command passes
- * through unchanged), dup/dup2/dup3 and pipe/pipe2. The object's view (nonblocking
+/* intercept_fd.c — calls on descriptors as such: close, close_range, closefrom,
+ * fcntl/fcntl64/ioctl (variadic: one word is read after the command, as libc itself
+ * does, and every command passes through unchanged), dup/dup2/dup3 and pipe/pipe2. The object's view (nonblocking
  * flag, which number it lives at) follows what the kernel accepted. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <linux/close_range.h>
 #include <sys/ioctl.h>
 
 #include "core/log.h"
+#include "core/params.h"
 #include "intercept/intercept.h"
 
-/* SHIM_CLOSE_ON_DUP2 (VMA's default: on). */
 static bool close_on_dup2(void)
 {
-	return true;
+	return shim_params.close_on_dup2;
+}
+
+/* The application closed the fd of a detached object: its close op runs while the
+ * kernel fd still exists, then the table's reference goes. */
+static void obj_close(struct shim_fd *f)
+{
+	if (!f)
+		return;
+	if (f->ops->close) {
+		int r = f->ops->close(f);
+
+		if (r < 0)
+			log_dbg("fd %d: close op failed (%d); closing the kernel fd anyway", f->fd, r);
+	}
+	fd_put(f);
+}
+
+/* The log's own file (SHIM_LOG_FILE, moved to a high number by the log) is not the
+ * application's: for it that number is not open, and a close loop or closefrom()
+ * in a daemon must not cut the log off or let its next file take the log's number. */
+static bool is_log_fd(int fd)
+{
+	return fd > 2 && fd == log_get_fd();
 }
 
 int close(int fd)
 {
-	struct shim_fd *f;
 	int saved;
 
-	/* An fd we do not know costs one peek. */
-	if (unlikely(!shim_ready()) || likely(!(fdt_peek(fd) & ~FDT_BITS)))
+	/* An fd we do not know costs one peek (and the log check). */
+	if (unlikely(!shim_ready()))
 		return SYS(close)(fd);
+	if (unlikely(is_log_fd(fd))) {
+		errno = EBADF;
+		return -1;
+	}
+	if (likely(!(fdt_peek(fd) & ~FDT_BITS)))
+		return sys_close(fd);
 	saved = errno;
 	/* Detach first: from here on no other thread can find the object, and the fd
 	 * number cannot be reused before the kernel close below. */
-	f = fdt_remove(fd);
-	if (f) {
-		if (f->ops->close) {
-			int r = f->ops->close(f);
-
-			if (r < 0)
-				log_dbg("fd %d: close op failed (%d); closing the kernel fd anyway", fd, r);
-		}
-		fd_put(f);
-	}
+	obj_close(fdt_remove(fd));
 	errno = saved;
 	return sys_close(fd);
+}
+
+/* close_range() and closefrom() close many fds at once, out of sight of close():
+ * every object in the range is closed first, as close() would. */
+struct fd_range {
+	unsigned lo, hi;
+};
+
+static void close_if_in_range(struct shim_fd *f, void *arg)
+{
+	const struct fd_range *r = arg;
+
+	if ((unsigned)f->fd >= r->lo && (unsigned)f->fd <= r->hi)
+		obj_close(fdt_remove(f->fd));
+}
+
+static void close_objects(unsigned lo, unsigned hi)
+{
+	struct fd_range r = { lo, hi };
+	int saved = errno;
+
+	fdt_for_each(close_if_in_range, &r);
+	errno = saved;
+}
+
+int close_range(unsigned int fd, unsigned int max_fd, int flags)
+{
+	int log_fd = log_get_fd(), r;
+
+	if (unlikely(!shim_ready()) || fd > max_fd ||
+	    (flags & ~(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC)))
+		return SYS(close_range)(fd, max_fd, flags);	/* the kernel says what is wrong */
+	/* CLOSE_RANGE_CLOEXEC only marks: nothing is closed. */
+	if (!(flags & CLOSE_RANGE_CLOEXEC))
+		close_objects(fd, max_fd);
+	if (log_fd <= 2 || (unsigned)log_fd < fd || (unsigned)log_fd > max_fd)
+		return sys_close_range(fd, max_fd, flags);
+	/* Around the log's fd. */
+	r = (unsigned)log_fd > fd ? sys_close_range(fd, (unsigned)log_fd - 1, flags) : 0;
+	if (r == 0 && (unsigned)log_fd < max_fd)
+		r = sys_close_range((unsigned)log_fd + 1, max_fd, flags);
+	return r;
+}
+
+void closefrom(int lowfd)
+{
+	int log_fd = log_get_fd(), low = lowfd < 0 ? 0 : lowfd;
+
+	if (unlikely(!shim_ready()))
+		return SYS(closefrom)(lowfd);
+	close_objects((unsigned)low, ~0U);
+	if (log_fd > 2 && log_fd >= low) {
+		if (log_fd > low)
+			sys_close_range((unsigned)low, (unsigned)log_fd - 1, 0);
+		low = log_fd + 1;
+	}
+	sys_closefrom(low);
 }
 
 static int do_fcntl(sys_fcntl_fn real, int fd, int cmd, unsigned long arg)
@@ -73,10 +150,7 @@ static int do_fcntl(sys_fcntl_fn real, int fd, int cmd, unsigned long arg)
 	int name(int fd, int cmd, ...)                                          \
 	{                                                                       \
 		unsigned long arg;                                              \
-		va_list ap;                                                     \
-		va_start(ap, cmd);                                              \
-		arg = va_arg(ap, unsigned long);                                \
-		va_end(ap);                                                     \
+		VA_WORD(cmd, arg);                                              \
 		if (unlikely(!shim_ready()))                                    \
 			return SYS(name)(fd, cmd, arg);                         \
 		return do_fcntl(sys_##name, fd, cmd, arg);                      \
@@ -87,14 +161,13 @@ FCNTL_WRAPPER(fcntl64)
 int ioctl(int fd, unsigned long req, ...)
 {
 	struct shim_fd *f;
+	unsigned long word;
 	void *arg;
-	va_list ap;
 	int saved;
 	long r;
 
-	va_start(ap, req);
-	arg = va_arg(ap, void *);
-	va_end(ap);
+	VA_WORD(req, word);
+	arg = (void *)word;
 	if (unlikely(!shim_ready()) || !(f = fd_obj(fd)))
 		return SYS(ioctl)(fd, req, arg);
 	saved = errno;
@@ -133,13 +206,7 @@ static int do_dup2(int fd, int fd2, int flags, bool three)
 	int saved = errno, r;
 
 	if (fd != fd2 && (fdt_peek(fd2) & ~FDT_BITS) && close_on_dup2()) {
-		struct shim_fd *f = fdt_remove(fd2);
-
-		if (f) {
-			if (f->ops->close)
-				f->ops->close(f);
-			fd_put(f);
-		}
+		obj_close(fdt_remove(fd2));
 		errno = saved;
 	}
 	r = three ? sys_dup3(fd, fd2, flags) : sys_dup2(fd, fd2);

@@ -15,15 +15,27 @@ extern void __chk_fail(void) __attribute__((noreturn));
 
 #define RW_MAX 0x7ffff000UL	/* the kernel's cap on one transfer (MAX_RW_COUNT) */
 
-/* Enter the data path: return the real call unless fd has an object with a `bit` op. */
-#define DATA_OR_PASS(name, fd, bit, op, sys_args)                                \
-	struct shim_fd *obj;                                                     \
-	if (unlikely(!shim_ready()) || likely(!(obj = fd_data(fd, bit))))       \
-		return SYS(name) sys_args;                                       \
-	if (unlikely(!obj->ops->op)) {                                           \
+/* The data path in two halves. The fast half, inlined in each wrapper, is one peek and
+ * a tail call into libc: no stack frame, no atomics, no errno traffic. It needs no
+ * "initialised?" test: the table stays empty until start-up has finished, so every
+ * fd misses. The slow half (an object with the op) is out of line. */
+#define DATA_FAST(name, fd, bit, sys_args, slow_call)                            \
+	do {                                                                     \
+		if (likely(!(fdt_peek(fd) & (bit))))                             \
+			return SYS(name) sys_args;                               \
+		return slow_call;                                                \
+	} while (0)
+
+/* Start of a slow half: the object with a reference, or the real call after all (the
+ * object went away or changed its ops since the peek). */
+#define DATA_OBJ(name, fd, op, sys_args)                                         \
+	struct shim_fd *obj = fdt_get(fd);                                       \
+	if (unlikely(!obj || !obj->ops->op)) {                                   \
 		fd_put(obj);                                                     \
 		return sys_##name sys_args;                                      \
 	}
+
+#define SLOW static __attribute__((noinline))
 
 /* One message through the object's op: the data-path wrappers all end here. */
 static ssize_t obj_msg(struct shim_fd *obj, bool rx, const struct iovec *iov, int iovcnt,
@@ -64,48 +76,92 @@ static inline ssize_t obj_send(struct shim_fd *obj, const struct iovec *iov, int
 
 /* ---- receive ---- */
 
+SLOW ssize_t read_slow(int fd, void *buf, size_t n)
+{
+	DATA_OBJ(read, fd, recvmsg, (fd, buf, n));
+	struct iovec iov = { buf, n };
+	return obj_recv(obj, &iov, 1, 0, NULL, NULL);
+}
+
 ssize_t read(int fd, void *buf, size_t n)
 {
-	DATA_OR_PASS(read, fd, FDT_RECV, recvmsg, (fd, buf, n));
+	DATA_FAST(read, fd, FDT_RECV, (fd, buf, n), read_slow(fd, buf, n));
+}
+
+SLOW ssize_t __read_chk_slow(int fd, void *buf, size_t n, size_t buflen)
+{
+	DATA_OBJ(__read_chk, fd, recvmsg, (fd, buf, n, buflen));
+	if (n > buflen)
+		__chk_fail();
 	struct iovec iov = { buf, n };
 	return obj_recv(obj, &iov, 1, 0, NULL, NULL);
 }
 
 ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
 {
-	DATA_OR_PASS(__read_chk, fd, FDT_RECV, recvmsg, (fd, buf, n, buflen));
-	if (n > buflen)
-		__chk_fail();
-	struct iovec iov = { buf, n };
-	return obj_recv(obj, &iov, 1, 0, NULL, NULL);
+	DATA_FAST(__read_chk, fd, FDT_RECV, (fd, buf, n, buflen),
+		  __read_chk_slow(fd, buf, n, buflen));
+}
+
+SLOW ssize_t readv_slow(int fd, const struct iovec *iov, int iovcnt)
+{
+	DATA_OBJ(readv, fd, recvmsg, (fd, iov, iovcnt));
+	return obj_recv(obj, iov, iovcnt, 0, NULL, NULL);
 }
 
 ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
 {
-	DATA_OR_PASS(readv, fd, FDT_RECV, recvmsg, (fd, iov, iovcnt));
-	return obj_recv(obj, iov, iovcnt, 0, NULL, NULL);
+	DATA_FAST(readv, fd, FDT_RECV, (fd, iov, iovcnt), readv_slow(fd, iov, iovcnt));
+}
+
+SLOW ssize_t recv_slow(int fd, void *buf, size_t n, int flags)
+{
+	DATA_OBJ(recv, fd, recvmsg, (fd, buf, n, flags));
+	struct iovec iov = { buf, n };
+	return obj_recv(obj, &iov, 1, flags, NULL, NULL);
 }
 
 ssize_t recv(int fd, void *buf, size_t n, int flags)
 {
-	DATA_OR_PASS(recv, fd, FDT_RECV, recvmsg, (fd, buf, n, flags));
+	DATA_FAST(recv, fd, FDT_RECV, (fd, buf, n, flags), recv_slow(fd, buf, n, flags));
+}
+
+SLOW ssize_t __recv_chk_slow(int fd, void *buf, size_t n, size_t buflen, int flags)
+{
+	DATA_OBJ(__recv_chk, fd, recvmsg, (fd, buf, n, buflen, flags));
+	if (n > buflen)
+		__chk_fail();
 	struct iovec iov = { buf, n };
 	return obj_recv(obj, &iov, 1, flags, NULL, NULL);
 }
 
 ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags)
 {
-	DATA_OR_PASS(__recv_chk, fd, FDT_RECV, recvmsg, (fd, buf, n, buflen, flags));
-	if (n > buflen)
-		__chk_fail();
+	DATA_FAST(__recv_chk, fd, FDT_RECV, (fd, buf, n, buflen, flags),
+		  __recv_chk_slow(fd, buf, n, buflen, flags));
+}
+
+SLOW ssize_t recvfrom_slow(int fd, void *restrict buf, size_t n, int flags, __SOCKADDR_ARG addr,
+		 socklen_t *restrict len)
+{
+	DATA_OBJ(recvfrom, fd, recvmsg, (fd, buf, n, flags, addr, len));
 	struct iovec iov = { buf, n };
-	return obj_recv(obj, &iov, 1, flags, NULL, NULL);
+	return obj_recv(obj, &iov, 1, flags, addr.__sockaddr__, len);
 }
 
 ssize_t recvfrom(int fd, void *restrict buf, size_t n, int flags, __SOCKADDR_ARG addr,
 		 socklen_t *restrict len)
 {
-	DATA_OR_PASS(recvfrom, fd, FDT_RECV, recvmsg, (fd, buf, n, flags, addr, len));
+	DATA_FAST(recvfrom, fd, FDT_RECV, (fd, buf, n, flags, addr, len),
+		  recvfrom_slow(fd, buf, n, flags, addr, len));
+}
+
+SLOW ssize_t __recvfrom_chk_slow(int fd, void *restrict buf, size_t n, size_t buflen, int flags,
+		       __SOCKADDR_ARG addr, socklen_t *restrict len)
+{
+	DATA_OBJ(__recvfrom_chk, fd, recvmsg, (fd, buf, n, buflen, flags, addr, len));
+	if (n > buflen)
+		__chk_fail();
 	struct iovec iov = { buf, n };
 	return obj_recv(obj, &iov, 1, flags, addr.__sockaddr__, len);
 }
@@ -113,21 +169,23 @@ ssize_t recvfrom(int fd, void *restrict buf, size_t n, int flags, __SOCKADDR_ARG
 ssize_t __recvfrom_chk(int fd, void *restrict buf, size_t n, size_t buflen, int flags,
 		       __SOCKADDR_ARG addr, socklen_t *restrict len)
 {
-	DATA_OR_PASS(__recvfrom_chk, fd, FDT_RECV, recvmsg, (fd, buf, n, buflen, flags, addr, len));
-	if (n > buflen)
-		__chk_fail();
-	struct iovec iov = { buf, n };
-	return obj_recv(obj, &iov, 1, flags, addr.__sockaddr__, len);
+	DATA_FAST(__recvfrom_chk, fd, FDT_RECV, (fd, buf, n, buflen, flags, addr, len),
+		  __recvfrom_chk_slow(fd, buf, n, buflen, flags, addr, len));
 }
 
-ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+SLOW ssize_t recvmsg_slow(int fd, struct msghdr *msg, int flags)
 {
-	DATA_OR_PASS(recvmsg, fd, FDT_RECV, recvmsg, (fd, msg, flags));
+	DATA_OBJ(recvmsg, fd, recvmsg, (fd, msg, flags));
 	int saved = errno;
 	ssize_t r = obj->ops->recvmsg(obj, msg, flags);
 
 	fd_put(obj);
 	return shim_ret(r, saved);
+}
+
+ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	DATA_FAST(recvmsg, fd, FDT_RECV, (fd, msg, flags), recvmsg_slow(fd, msg, flags));
 }
 
 static int64_t mono_ns(void)
@@ -182,9 +240,9 @@ static long emul_recvmmsg(struct shim_fd *obj, struct mmsghdr *vec, unsigned vle
 	return i;
 }
 
-int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags, struct timespec *tmo)
+SLOW int recvmmsg_slow(int fd, struct mmsghdr *vec, unsigned int vlen, int flags, struct timespec *tmo)
 {
-	DATA_OR_PASS(recvmmsg, fd, FDT_RECV, recvmsg, (fd, vec, vlen, flags, tmo));
+	DATA_OBJ(recvmmsg, fd, recvmsg, (fd, vec, vlen, flags, tmo));
 	int saved = errno;
 	long r = obj->ops->recvmmsg ? obj->ops->recvmmsg(obj, vec, vlen, flags, tmo)
 				    : emul_recvmmsg(obj, vec, vlen, flags, tmo);
@@ -193,44 +251,77 @@ int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags, struct t
 	return (int)shim_ret(r, saved);
 }
 
+int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags, struct timespec *tmo)
+{
+	DATA_FAST(recvmmsg, fd, FDT_RECV, (fd, vec, vlen, flags, tmo),
+		  recvmmsg_slow(fd, vec, vlen, flags, tmo));
+}
+
 /* ---- send ---- */
 
-ssize_t write(int fd, const void *buf, size_t n)
+SLOW ssize_t write_slow(int fd, const void *buf, size_t n)
 {
-	DATA_OR_PASS(write, fd, FDT_SEND, sendmsg, (fd, buf, n));
+	DATA_OBJ(write, fd, sendmsg, (fd, buf, n));
 	struct iovec iov = { (void *)buf, n };
 	return obj_send(obj, &iov, 1, 0, NULL, 0);
 }
 
+ssize_t write(int fd, const void *buf, size_t n)
+{
+	DATA_FAST(write, fd, FDT_SEND, (fd, buf, n), write_slow(fd, buf, n));
+}
+
+SLOW ssize_t writev_slow(int fd, const struct iovec *iov, int iovcnt)
+{
+	DATA_OBJ(writev, fd, sendmsg, (fd, iov, iovcnt));
+	return obj_send(obj, iov, iovcnt, 0, NULL, 0);
+}
+
 ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 {
-	DATA_OR_PASS(writev, fd, FDT_SEND, sendmsg, (fd, iov, iovcnt));
-	return obj_send(obj, iov, iovcnt, 0, NULL, 0);
+	DATA_FAST(writev, fd, FDT_SEND, (fd, iov, iovcnt), writev_slow(fd, iov, iovcnt));
+}
+
+SLOW ssize_t send_slow(int fd, const void *buf, size_t n, int flags)
+{
+	DATA_OBJ(send, fd, sendmsg, (fd, buf, n, flags));
+	struct iovec iov = { (void *)buf, n };
+	return obj_send(obj, &iov, 1, flags, NULL, 0);
 }
 
 ssize_t send(int fd, const void *buf, size_t n, int flags)
 {
-	DATA_OR_PASS(send, fd, FDT_SEND, sendmsg, (fd, buf, n, flags));
+	DATA_FAST(send, fd, FDT_SEND, (fd, buf, n, flags), send_slow(fd, buf, n, flags));
+}
+
+SLOW ssize_t sendto_slow(int fd, const void *buf, size_t n, int flags, __CONST_SOCKADDR_ARG addr,
+	       socklen_t len)
+{
+	DATA_OBJ(sendto, fd, sendmsg, (fd, buf, n, flags, addr, len));
 	struct iovec iov = { (void *)buf, n };
-	return obj_send(obj, &iov, 1, flags, NULL, 0);
+	return obj_send(obj, &iov, 1, flags, addr.__sockaddr__, len);
 }
 
 ssize_t sendto(int fd, const void *buf, size_t n, int flags, __CONST_SOCKADDR_ARG addr,
 	       socklen_t len)
 {
-	DATA_OR_PASS(sendto, fd, FDT_SEND, sendmsg, (fd, buf, n, flags, addr, len));
-	struct iovec iov = { (void *)buf, n };
-	return obj_send(obj, &iov, 1, flags, addr.__sockaddr__, len);
+	DATA_FAST(sendto, fd, FDT_SEND, (fd, buf, n, flags, addr, len),
+		  sendto_slow(fd, buf, n, flags, addr, len));
 }
 
-ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+SLOW ssize_t sendmsg_slow(int fd, const struct msghdr *msg, int flags)
 {
-	DATA_OR_PASS(sendmsg, fd, FDT_SEND, sendmsg, (fd, msg, flags));
+	DATA_OBJ(sendmsg, fd, sendmsg, (fd, msg, flags));
 	int saved = errno;
 	ssize_t r = obj->ops->sendmsg(obj, msg, flags);
 
 	fd_put(obj);
 	return shim_ret(r, saved);
+}
+
+ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	DATA_FAST(sendmsg, fd, FDT_SEND, (fd, msg, flags), sendmsg_slow(fd, msg, flags));
 }
 
 /* sendmmsg through sendmsg: like the kernel, an error after the first message ends
@@ -251,15 +342,21 @@ static long emul_sendmmsg(struct shim_fd *obj, struct mmsghdr *vec, unsigned vle
 	return i;
 }
 
-int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
+SLOW int sendmmsg_slow(int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
 {
-	DATA_OR_PASS(sendmmsg, fd, FDT_SEND, sendmsg, (fd, vec, vlen, flags));
+	DATA_OBJ(sendmmsg, fd, sendmsg, (fd, vec, vlen, flags));
 	int saved = errno;
 	long r = obj->ops->sendmmsg ? obj->ops->sendmmsg(obj, vec, vlen, flags)
 				    : emul_sendmmsg(obj, vec, vlen, flags);
 
 	fd_put(obj);
 	return (int)shim_ret(r, saved);
+}
+
+int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
+{
+	DATA_FAST(sendmmsg, fd, FDT_SEND, (fd, vec, vlen, flags),
+		  sendmmsg_slow(fd, vec, vlen, flags));
 }
 
 /* sendfile onto a socket whose data does not go through the kernel: read the file and
@@ -305,9 +402,9 @@ static long emul_sendfile(struct shim_fd *obj, int in_fd, off64_t *offset, size_
 	return done ? (long)done : err;
 }
 
-ssize_t sendfile64(int out_fd, int in_fd, off64_t *offset, size_t count)
+SLOW ssize_t sendfile64_slow(int out_fd, int in_fd, off64_t *offset, size_t count)
 {
-	DATA_OR_PASS(sendfile64, out_fd, FDT_SEND, sendmsg, (out_fd, in_fd, offset, count));
+	DATA_OBJ(sendfile64, out_fd, sendmsg, (out_fd, in_fd, offset, count));
 	int saved = errno;
 	long r = emul_sendfile(obj, in_fd, offset, count);
 
@@ -315,13 +412,26 @@ ssize_t sendfile64(int out_fd, int in_fd, off64_t *offset, size_t count)
 	return shim_ret(r, saved);
 }
 
-ssize_t sendfile(int out_fd, int in_fd, off_t *offset, size_t count)
+ssize_t sendfile64(int out_fd, int in_fd, off64_t *offset, size_t count)
 {
-	_Static_assert(sizeof(off_t) == sizeof(off64_t), "64-bit off_t");
-	DATA_OR_PASS(sendfile, out_fd, FDT_SEND, sendmsg, (out_fd, in_fd, offset, count));
+	DATA_FAST(sendfile64, out_fd, FDT_SEND, (out_fd, in_fd, offset, count),
+		  sendfile64_slow(out_fd, in_fd, offset, count));
+}
+
+_Static_assert(sizeof(off_t) == sizeof(off64_t), "64-bit off_t");
+
+SLOW ssize_t sendfile_slow(int out_fd, int in_fd, off_t *offset, size_t count)
+{
+	DATA_OBJ(sendfile, out_fd, sendmsg, (out_fd, in_fd, offset, count));
 	int saved = errno;
 	long r = emul_sendfile(obj, in_fd, (off64_t *)offset, count);
 
 	fd_put(obj);
 	return shim_ret(r, saved);
+}
+
+ssize_t sendfile(int out_fd, int in_fd, off_t *offset, size_t count)
+{
+	DATA_FAST(sendfile, out_fd, FDT_SEND, (out_fd, in_fd, offset, count),
+		  sendfile_slow(out_fd, in_fd, offset, count));
 }

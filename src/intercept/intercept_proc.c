@@ -8,6 +8,7 @@
 
 #include "core/log.h"
 #include "intercept/intercept.h"
+#include "ring/ring.h"
 
 void signal_atfork_child(void);
 
@@ -34,7 +35,10 @@ static void atfork_child(void)
 
 	fdt_atfork_child();
 	signal_atfork_child();
+	/* Sockets first (they let go of their rings), then the rings themselves: the
+	 * parent keeps its steering, the child gets new rings on demand. */
 	fdt_for_each(child_object, NULL);
+	ring_registry_atfork_child();
 	errno = saved;
 }
 

@@ -1,16 +1,20 @@
 /* intercept_signal.c — sigaction()/signal(). The application's handlers are recorded
  * and installed behind a trampoline that counts deliveries, so code waiting in user
  * space (ring spin loops, later) can return EINTR exactly where the kernel would;
- * the application sees its own handlers, flags and masks in every query. With
- * SHIM_HANDLE_SIGINTR (VMA's option) SIGINT is also caught while the application has
- * no handler: blocking calls are woken with EINTR, then the default action runs. */
+ * the application sees its own handlers, flags and masks in every query. VMA's two
+ * options make the library own a signal even without an application handler:
+ * SHIM_HANDLE_SIGINTR (SIGINT wakes blocking calls with EINTR, then the default
+ * action runs) and SHIM_HANDLE_SIGSEGV (a backtrace goes to the log first). */
 #include <errno.h>
+#include <execinfo.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/params.h"
 #include "intercept/intercept.h"
 
 #ifndef SA_RESTORER
@@ -23,6 +27,7 @@ struct app_action {
 	struct sigaction act;	/* as the application gave it */
 	void *fn;		/* act's handler, read by the trampoline */
 	int flags;		/* act's flags, read by the trampoline */
+	int reported;		/* the flags a query reports: libc adds SA_RESTORER */
 	bool ours;		/* the kernel runs our trampoline for this signal */
 };
 
@@ -30,13 +35,10 @@ static struct app_action app_act[NSIG];
 /* Deliveries: low 32 bits any handled signal, high 32 bits those without SA_RESTART. */
 static uint64_t sig_gen;
 static int sig_lock;
-static bool sigint_owned;	/* SHIM_HANDLE_SIGINTR */
-
-/* SHIM_HANDLE_SIGINTR (VMA's default: off). */
-static bool handle_sigintr(void)
-{
-	return false;
-}
+/* Signals the library handles itself (SIGINT, SIGSEGV), whatever the application's
+ * action is; set once at start-up. */
+static bool owned[NSIG];
+static int segv_reported;
 
 uint64_t shim_signal_snapshot(void)
 {
@@ -58,6 +60,8 @@ bool shim_signal_interrupted(uint64_t snap)
  * SIGKILL and SIGSTOP anyway. */
 static bool wrappable(int sig)
 {
+	if (sig > 0 && sig < NSIG && owned[sig])
+		return true;
 	switch (sig) {
 	case SIGSEGV: case SIGBUS: case SIGILL: case SIGFPE: case SIGTRAP:
 	case SIGKILL: case SIGSTOP:
@@ -86,6 +90,24 @@ static void default_action(int sig)
 	pthread_kill(pthread_self(), sig);
 }
 
+/* SHIM_HANDLE_SIGSEGV: where the process crashed, on the log, once. backtrace() was
+ * warmed up at start-up so that it does not load anything here. */
+static void segv_report(const siginfo_t *info)
+{
+	void *frames[64];
+	char line[128];
+	int fd = log_get_fd(), n, len;
+
+	if (__atomic_exchange_n(&segv_reported, 1, __ATOMIC_ACQ_REL))
+		return;
+	len = snprintf(line, sizeof(line), " SHIM PANIC : SIGSEGV at address %p in pid %d, backtrace:\n",
+		       info ? info->si_addr : NULL, (int)getpid());
+	if (len > 0 && SYS(write)(fd, line, (size_t)len) < 0)
+		return;
+	n = backtrace(frames, 64);
+	backtrace_symbols_fd(frames, n, fd);
+}
+
 static void trampoline(int sig, siginfo_t *info, void *ctx)
 {
 	struct app_action *a = &app_act[sig];
@@ -93,6 +115,10 @@ static void trampoline(int sig, siginfo_t *info, void *ctx)
 	int flags = __atomic_load_n(&a->flags, __ATOMIC_ACQUIRE);
 
 	__atomic_add_fetch(&sig_gen, (flags & SA_RESTART) ? 1 : 1 | (1ULL << 32), __ATOMIC_RELEASE);
+	/* Only a fault that is about to kill: runtimes with their own SIGSEGV handler
+	 * take (and survive) faults on purpose. */
+	if (sig == SIGSEGV && owned[SIGSEGV] && !is_function(fn) && fn != (void *)SIG_IGN)
+		segv_report(info);
 	if (flags & SA_RESETHAND) {
 		/* The kernel has just reset the action; so does the record. */
 		__atomic_store_n(&a->ours, false, __ATOMIC_RELEASE);
@@ -137,24 +163,28 @@ static void current_action(int sig, const struct sigaction *kernel, struct sigac
 	if (a->ours && kernel->sa_sigaction == trampoline) {
 		/* Bit for bit what libc would report: its restorer is part of it. */
 		*out = a->act;
-		out->sa_flags = a->act.sa_flags | (kernel->sa_flags & SA_RESTORER);
-		out->sa_restorer = kernel->sa_restorer;
+		out->sa_flags = a->reported;
+		if (a->reported & SA_RESTORER)
+			out->sa_restorer = kernel->sa_restorer;
 	} else {
 		*out = *kernel;
 	}
 }
 
-static void record(int sig, const struct sigaction *act, bool ours)
+static void record(int sig, const struct sigaction *act, bool ours, bool via_libc)
 {
 	struct app_action *a = &app_act[sig];
 
 	a->act = *act;
+	a->reported = act->sa_flags | (via_libc ? SA_RESTORER : 0);
 	__atomic_store_n(&a->flags, act->sa_flags, __ATOMIC_RELEASE);
 	__atomic_store_n(&a->fn, act_fn(act), __ATOMIC_RELEASE);
 	__atomic_store_n(&a->ours, ours, __ATOMIC_RELEASE);
 }
 
-static int do_sigaction(int sig, const struct sigaction *act, struct sigaction *oact)
+/* via_libc: the application's own call (libc stamps its restorer on the action), not
+ * the action the process inherited, which signal_init() re-installs as found. */
+static int do_sigaction(int sig, const struct sigaction *act, struct sigaction *oact, bool via_libc)
 {
 	struct sigaction kact, kold;
 	sigset_t mask;
@@ -171,7 +201,7 @@ static int do_sigaction(int sig, const struct sigaction *act, struct sigaction *
 		goto out_unlock;
 	}
 	kact = *act;
-	wrap = is_function(act_fn(act)) || (sig == SIGINT && sigint_owned);
+	wrap = is_function(act_fn(act)) || owned[sig];
 	if (wrap) {
 		kact.sa_sigaction = trampoline;
 		kact.sa_flags |= SA_SIGINFO;
@@ -182,7 +212,7 @@ static int do_sigaction(int sig, const struct sigaction *act, struct sigaction *
 	if (r == 0) {
 		if (oact)
 			current_action(sig, &kold, oact);
-		record(sig, act, wrap);
+		record(sig, act, wrap, via_libc);
 	}
 out_unlock:
 	unlock(&mask);
@@ -196,7 +226,7 @@ int sigaction(int sig, const struct sigaction *restrict act, struct sigaction *r
 	if (unlikely(!shim_ready()))
 		return SYS(sigaction)(sig, act, oact);
 	saved = errno;
-	r = do_sigaction(sig, act, oact);
+	r = do_sigaction(sig, act, oact, true);
 	if (r == 0)
 		errno = saved;
 	return r;
@@ -217,7 +247,7 @@ sighandler_t signal(int sig, sighandler_t handler)
 	saved = errno;
 	sigemptyset(&act.sa_mask);
 	sigaddset(&act.sa_mask, sig);
-	if (do_sigaction(sig, &act, &old) < 0)
+	if (do_sigaction(sig, &act, &old, true) < 0)
 		return SIG_ERR;
 	errno = saved;
 	return (old.sa_flags & SA_SIGINFO) ? (sighandler_t)(void *)old.sa_sigaction : old.sa_handler;
@@ -229,20 +259,36 @@ void signal_atfork_child(void)
 	sig_lock = 0;
 }
 
-int signal_init(void)
+/* Take sig over from the start, keeping whatever action the process inherited. An
+ * ignored signal (nohup, a background job's SIGINT) stays ignored and unowned. */
+static int own(int sig)
 {
 	struct sigaction cur;
 
-	if (!handle_sigintr())
-		return 0;
-	/* Own SIGINT from the start, keeping whatever action the process inherited. */
-	if (sys_sigaction(SIGINT, NULL, &cur) < 0)
+	if (sys_sigaction(sig, NULL, &cur) < 0)
 		return -errno;
-	sigint_owned = true;
 	if (cur.sa_handler == SIG_IGN)
-		return 0;	/* ignored (nohup, background job): stays ignored */
-	if (do_sigaction(SIGINT, &cur, NULL) < 0)
+		return 0;
+	owned[sig] = true;
+	if (do_sigaction(sig, &cur, NULL, false) < 0) {
+		owned[sig] = false;
 		return -errno;
-	log_dbg("SIGINT handled by libshim (SHIM_HANDLE_SIGINTR)");
+	}
 	return 0;
+}
+
+int signal_init(void)
+{
+	int err = 0;
+
+	if (shim_params.handle_sigintr)
+		err = own(SIGINT);
+	if (shim_params.handle_sigsegv) {
+		void *warm[1];
+
+		backtrace(warm, 1);	/* loads libgcc's unwinder now, not in the handler */
+		if (!err)
+			err = own(SIGSEGV);
+	}
+	return err;
 }

@@ -5,6 +5,9 @@
 #include <errno.h>
 #include <netinet/in.h>
 
+#include "shim_extra.h"
+
+#include "core/extra.h"
 #include "core/log.h"
 #include "intercept/intercept.h"
 
@@ -92,8 +95,18 @@ int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 	FD_CALL(setsockopt, fd, (obj, level, name, val, len), (fd, level, name, val, len));
 }
 
+/* The extra API's entry point (include/shim_extra.h): getsockopt(-1, SOL_SOCKET,
+ * SO_SHIM_GET_API, &ptr, &len). Weak: the extra API module may be left out. */
+extern int shim_extra_getsockopt(void *val, socklen_t *len) __attribute__((weak));
+
 int getsockopt(int fd, int level, int name, void *restrict val, socklen_t *restrict len)
 {
+	if (unlikely(fd == -1) && level == SOL_SOCKET && name == SO_SHIM_GET_API &&
+	    likely(shim_ready()) && shim_extra_getsockopt) {
+		int saved = errno;
+
+		return (int)shim_ret(shim_extra_getsockopt(val, len), saved);
+	}
 	FD_CALL(getsockopt, fd, (obj, level, name, val, len), (fd, level, name, val, len));
 }
 

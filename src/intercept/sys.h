@@ -3,7 +3,10 @@
  * Library code that needs the kernel's behaviour calls sys_<name>() (calling the
  * plain name from inside libshim would re-enter our own wrapper). Pointers are
  * resolved by sys_resolve_all() in the constructor before the library is marked
- * ready; SYS() resolves one lazily for calls that arrive earlier. */
+ * ready. Until then each pointer holds an "early" function with the same signature
+ * that resolves the real one and calls it, so calls that arrive before start-up (from
+ * another library's constructor, or a thread it started) work too, and no caller
+ * ever tests a pointer. */
 #ifndef SHIM_SYS_H
 #define SHIM_SYS_H
 
@@ -32,9 +35,7 @@
 /* Resolve every pointer; called once by the constructor. Never fails: a name libc
  * lacks gets a function that fails with ENOSYS. */
 void sys_resolve_all(void);
-/* Resolve one pointer now (thread-safe, idempotent). */
-void *sys_resolve(const char *name, void **slot, void *nosys);
-
+/* Resolve one pointer now (thread-safe, idempotent); returns the real function. */
 enum sys_index {
 #define SYSCALL(ret, name, params, args) SYS_IDX_##name,
 #include "intercept/syscalls.def"
@@ -43,10 +44,7 @@ enum sys_index {
 };
 void *sys_resolve_idx(enum sys_index i);
 
-/* The real function, resolving it first if the call came before start-up. */
-#define SYS(name)                                                               \
-	(__builtin_expect(sys_##name != NULL, 1)                               \
-		 ? sys_##name                                                   \
-		 : (sys_##name##_fn)sys_resolve_idx(SYS_IDX_##name))
+/* The real function (kept as a macro so callers read as "the libc one"). */
+#define SYS(name) sys_##name
 
 #endif

@@ -1,46 +1,263 @@
-/* epoll.c — the epoll family. Passed to the kernel unchanged for now (see select.c);
- * a new epoll fd is a number the kernel just handed out, so a stale object left at
- * that number by an unseen close is dropped. */
+/* epoll.c — the epoll family. Every epoll fd gets an instance object (epfd.h); the
+ * kernel epoll stays the file the application holds and every epoll_ctl goes to it
+ * first, so errors, kernel fds, nesting and fork behave as the kernel's. An instance
+ * with no offloaded socket waits with the plain kernel call. Otherwise epoll_wait
+ * takes user-space ready events, spins on the sockets' rings (spin.c policy, the
+ * kernel epoll checked with timeout 0 every SHIM_SELECT_POLL_OS_RATIO passes), then
+ * sleeps in the kernel epoll, where the rings' wake fds and the instance's eventfd
+ * wait too. Kernel-twin events and user-space events of one socket come out as one. */
+#include <errno.h>
+
 #include "intercept/intercept.h"
+#include "iomux/epfd.h"
 
-static int new_fd(int fd)
+/* The kernel's own limit on maxevents (INT_MAX / sizeof(struct epoll_event)). */
+#define EP_MAX_EVENTS ((int)(0x7fffffff / sizeof(struct epoll_event)))
+
+static int track_new(int fd)
 {
-	if (fd >= 0 && likely(shim_ready())) {
-		int saved = errno;
+	struct epfd *ep;
 
-		fdt_forget_stale(fd);
-		errno = saved;
-	}
+	if (fd < 0 || unlikely(!shim_ready()))
+		return fd;
+	int saved = errno;
+
+	fdt_forget_stale(fd);
+	ep = epfd_new(fd);
+	if (ep && fdt_install(&ep->base) < 0)
+		fd_put(&ep->base);
+	/* Without an object the instance still works, for kernel fds only. */
+	errno = saved;
 	return fd;
 }
 
 int epoll_create(int size)
 {
-	return new_fd(SYS(epoll_create)(size));
+	return track_new(SYS(epoll_create)(size));
 }
 
 int epoll_create1(int flags)
 {
-	return new_fd(SYS(epoll_create1)(flags));
+	return track_new(SYS(epoll_create1)(flags));
+}
+
+/* The instance object of epfd, made now if the epoll fd predates the library. */
+static struct epfd *instance(int epfd)
+{
+	struct epfd *ep = epfd_get(epfd);
+
+	if (ep)
+		return ep;
+	ep = epfd_new(epfd);
+	if (!ep)
+		return NULL;
+	fd_hold(&ep->base);
+	if (fdt_install(&ep->base) < 0) {
+		fd_put(&ep->base);
+		fd_put(&ep->base);
+		return epfd_get(epfd);
+	}
+	return ep;
 }
 
 int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 {
-	return SYS(epoll_ctl)(epfd, op, fd, ev);
+	struct shim_fd *f;
+	struct epfd *ep;
+	int saved, r;
+
+	if (unlikely(!shim_ready()))
+		return SYS(epoll_ctl)(epfd, op, fd, ev);
+	r = sys_epoll_ctl(epfd, op, fd, ev);
+	if (r < 0 || likely(!(fdt_peek(fd) & ~FDT_BITS)))
+		return r;	/* the kernel's error, or a kernel fd: nothing more to do */
+	saved = errno;
+	f = fdt_get(fd);
+	if (!f || !iomux_is_user(f) || (op != EPOLL_CTL_DEL && !ev)) {
+		fd_put(f);
+		return r;
+	}
+	ep = instance(epfd);
+	if (ep) {
+		r = epfd_ctl(ep, op, fd, f, ev);
+		if (r < 0 && op == EPOLL_CTL_ADD)
+			sys_epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);	/* all or nothing */
+		fd_put(&ep->base);
+	}
+	fd_put(f);
+	return (int)shim_ret(r, saved);
+}
+
+/* One wait over a mixed instance; tmo_ns -1 forever. */
+static int ep_wait(struct epfd *ep, struct epoll_event *evs, int max, int64_t tmo_ns,
+		   const sigset_t *mask, bool precise)
+{
+	struct iomux_call c;
+	struct iomux_rings rs;
+	int n = 0, k = 0, arm_retries = 0;
+	bool kernel_fresh = false, tagged;
+
+	iomux_call_start(&c, tmo_ns, mask);
+	iomux_rings_init(&rs);
+	pthread_mutex_lock(&ep->mtx);
+	epfd_maint(ep);
+	for (int i = 0; i < ep->rings.n; i++)
+		iomux_rings_add(&rs, ep->rings.r[i]);
+	ep->active++;
+	pthread_mutex_unlock(&ep->mtx);
+
+	for (;;) {
+		uint64_t seq;
+
+		tagged = false;
+		pthread_mutex_lock(&ep->mtx);
+		seq = ++ep->seq;
+		n = kernel_fresh ? epfd_kernel_events(ep, evs, 0, k, seq, &tagged) : 0;
+		n = epfd_harvest(ep, evs, n, max, seq);
+		if (n > 0 && !kernel_fresh)
+			c.found_offloaded = true;
+		if (!kernel_fresh && n < max && iomux_os_due(&c, n > 0)) {
+			k = sys_epoll_wait(ep->base.fd, evs + n, max - n, 0);
+			if (k < 0) {
+				n = -errno;
+				pthread_mutex_unlock(&ep->mtx);
+				break;
+			}
+			n += epfd_kernel_events(ep, evs, n, k, seq, &tagged);
+		}
+		pthread_mutex_unlock(&ep->mtx);
+		kernel_fresh = false;
+		if (n > 0)
+			break;
+		if (tagged && rs.n)
+			iomux_rings_poll(&rs);
+		if (c.tmo_ns == 0 || (c.deadline >= 0 && iomux_left_ns(&c) == 0))
+			break;
+		if (iomux_interrupted(&c)) {
+			n = -EINTR;
+			break;
+		}
+		if (rs.n && iomux_may_spin(&c)) {
+			iomux_rings_poll(&rs);
+			continue;
+		}
+		if (rs.n && arm_retries < 3 && iomux_rings_arm(&rs) == -EAGAIN) {
+			arm_retries++;
+			iomux_rings_poll(&rs);
+			continue;
+		}
+		arm_retries = 0;
+
+		/* Sleep in the kernel epoll: its kernel fds, the sockets' kernel twins, the
+		 * rings' wake fds and our eventfd. Signals stay blocked from the last
+		 * check until epoll_pwait() unblocks them atomically with the sleep. */
+		sigset_t all, cur;
+		int64_t t0;
+
+		__atomic_add_fetch(&ep->sleepers, 1, __ATOMIC_ACQ_REL);
+		if (!epfd_rd_empty(ep)) {
+			__atomic_sub_fetch(&ep->sleepers, 1, __ATOMIC_ACQ_REL);
+			continue;
+		}
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &cur);
+		if (iomux_interrupted(&c)) {
+			pthread_sigmask(SIG_SETMASK, &cur, NULL);
+			__atomic_sub_fetch(&ep->sleepers, 1, __ATOMIC_ACQ_REL);
+			n = -EINTR;
+			break;
+		}
+		t0 = iomux_now_ns();
+		if (precise) {
+			struct timespec ts, *tsp = NULL;
+			int64_t left = iomux_left_ns(&c);
+
+			if (left >= 0) {
+				ts.tv_sec = left / 1000000000;
+				ts.tv_nsec = left % 1000000000;
+				tsp = &ts;
+			}
+			k = sys_epoll_pwait2(ep->base.fd, evs, max, tsp, &cur);
+		} else {
+			k = sys_epoll_pwait(ep->base.fd, evs, max, iomux_left_ms(&c), &cur);
+		}
+		if (k < 0)
+			n = -errno;
+		pthread_sigmask(SIG_SETMASK, &cur, NULL);
+		__atomic_sub_fetch(&ep->sleepers, 1, __ATOMIC_ACQ_REL);
+		c.block_ns += iomux_now_ns() - t0;
+		c.slept = true;
+		if (k < 0)
+			break;
+		if (rs.n)
+			iomux_rings_poll(&rs);
+		kernel_fresh = true;
+	}
+
+	pthread_mutex_lock(&ep->mtx);
+	if (--ep->active == 0)
+		epfd_put_zombies(ep);
+	pthread_mutex_unlock(&ep->mtx);
+	iomux_rings_free(&rs);
+	iomux_call_end(&c, ep->st, n);
+	return n;
+}
+
+/* The instance of epfd when it has offloaded sockets (a reference), else NULL. */
+static struct epfd *mixed(int epfd)
+{
+	struct epfd *ep;
+
+	if (likely(!(fdt_peek(epfd) & ~FDT_BITS)))
+		return NULL;
+	ep = epfd_get(epfd);
+	if (ep && !__atomic_load_n(&ep->nitems, __ATOMIC_ACQUIRE)) {
+		fd_put(&ep->base);
+		return NULL;
+	}
+	return ep;
+}
+
+static int wait_common(struct epfd *ep, struct epoll_event *evs, int max, int64_t tmo_ns,
+		       const sigset_t *mask, bool precise)
+{
+	int saved = errno, r;
+
+	if (max <= 0 || max > EP_MAX_EVENTS)
+		r = -EINVAL;
+	else if (!evs)
+		r = -EFAULT;
+	else
+		r = ep_wait(ep, evs, max, tmo_ns, mask, precise);
+	fd_put(&ep->base);
+	return (int)shim_ret(r, saved);
 }
 
 int epoll_wait(int epfd, struct epoll_event *evs, int maxevents, int tmo)
 {
-	return SYS(epoll_wait)(epfd, evs, maxevents, tmo);
+	struct epfd *ep;
+
+	if (unlikely(!shim_ready()) || !(ep = mixed(epfd)))
+		return SYS(epoll_wait)(epfd, evs, maxevents, tmo);
+	return wait_common(ep, evs, maxevents, iomux_ms_to_ns(tmo), NULL, false);
 }
 
 int epoll_pwait(int epfd, struct epoll_event *evs, int maxevents, int tmo, const __sigset_t *mask)
 {
-	return SYS(epoll_pwait)(epfd, evs, maxevents, tmo, mask);
+	struct epfd *ep;
+
+	if (unlikely(!shim_ready()) || !(ep = mixed(epfd)))
+		return SYS(epoll_pwait)(epfd, evs, maxevents, tmo, mask);
+	return wait_common(ep, evs, maxevents, iomux_ms_to_ns(tmo), mask, false);
 }
 
 int epoll_pwait2(int epfd, struct epoll_event *evs, int maxevents, const struct timespec *tmo,
 		 const __sigset_t *mask)
 {
-	return SYS(epoll_pwait2)(epfd, evs, maxevents, tmo, mask);
+	struct epfd *ep;
+	int64_t ns;
+
+	if (unlikely(!shim_ready()) || iomux_ts_to_ns(tmo, &ns) < 0 || !(ep = mixed(epfd)))
+		return SYS(epoll_pwait2)(epfd, evs, maxevents, tmo, mask);
+	return wait_common(ep, evs, maxevents, ns, mask, true);
 }

@@ -197,7 +197,10 @@ int ring_open(int ifindex, const struct ring_config *cfg, struct ring **out)
 
 	ops = pick_backend(ifindex, cfg, &why, &rc);
 	if (!ops) {
-		log_warn("ring: interface %d: not offloaded: %s", ifindex, why);
+		char name[IF_NAMESIZE] = "?";
+
+		if_indextoname(ifindex, name);
+		log_warn("ring: %s: not offloaded: %s", name, why);
 		return rc;
 	}
 	return ring_open_with(ifindex, cfg, ops, 0, out);
@@ -217,6 +220,13 @@ void ring_close(struct ring *r)
 }
 
 /* --- registry ----------------------------------------------------------------- */
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void register_atfork(void)
+{
+	pthread_atfork(NULL, NULL, ring_registry_atfork_child);
+}
+
 static unsigned long alloc_key(int logic, int fd)
 {
 	unsigned long v;
@@ -334,9 +344,10 @@ int ring_get(int ifindex, enum ring_dir dir, int fd, struct ring **out)
 		;
 	rc = ring_open_with(ifindex, cfg, ops, index, &r);
 	if (rc < 0) {
-		why = "backend failed to open (see above)";
+		why = NULL;	/* the backend logged why, once */
 		goto out_dead;
 	}
+	pthread_once(&atfork_once, register_atfork);
 	clear_dead(ifindex);
 	r->owner_key = key;
 	r->next = rings;
@@ -348,7 +359,7 @@ found:
 	return 0;
 
 out_dead:
-	if (mark_dead(ifindex, rc)) {
+	if (mark_dead(ifindex, rc) && why) {
 		char name[IF_NAMESIZE] = "?";
 
 		if_indextoname(ifindex, name);
@@ -528,6 +539,8 @@ int ring_poll(struct ring *r, unsigned budget)
 	if (!ring_rx_trylock(r))
 		return -EBUSY;
 	n = r->ops->rx_burst(r, pkts, want);
+	if (n > r->stats.rx_burst_max)
+		RING_STAT_SET(r, rx_burst_max, n);
 	for (unsigned i = 0; i < n; i++) {
 		if (i + 1 < n)
 			__builtin_prefetch(pkts[i + 1]->data);

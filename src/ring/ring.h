@@ -91,6 +91,10 @@ struct ring_stats {
 	/* From the kernel (XDP_STATISTICS), summed over the ring's sockets. */
 	uint64_t k_rx_dropped, k_rx_invalid, k_tx_invalid, k_rx_ring_full,
 		 k_fill_empty, k_tx_ring_empty;
+	uint64_t rx_buf_total, tx_buf_total;	/* pool sizes (set at open) */
+	uint64_t buf_size;			/* bytes per buffer */
+	uint64_t rx_burst_max;			/* maximum: most frames in one poll */
+	uint64_t rx_buf_used_max, tx_buf_used_max;	/* maximum: most buffers in use */
 };
 
 struct ring;
@@ -155,6 +159,8 @@ struct ring {
 	int nflows;
 	unsigned long owner_key;	/* allocation key (fd, tid or cpu) */
 	bool forked;			/* inherited through fork(): release, touch nothing shared */
+	int stats_index;		/* slot in the stats segment (socket.ring), -1 none */
+	void *pub;			/* stats segment blocks (ring_stats.c) */
 	struct ring_stats stats;
 	struct ring *next;		/* registry list */
 };
@@ -188,6 +194,16 @@ static inline unsigned ring_tx_send(struct ring *r, struct shim_pkt **pkts, unsi
 	r->ops->tx_flush(r);
 	return sent;
 }
+/* Queue frames without pushing them yet (takes all n), for senders that build
+ * several frames (sendmmsg, IP fragments) and then call ring_tx_flush() once. */
+static inline unsigned ring_tx_queue(struct ring *r, struct shim_pkt **pkts, unsigned n)
+{
+	return r->ops->tx_burst(r, pkts, n);
+}
+static inline void ring_tx_flush(struct ring *r)
+{
+	r->ops->tx_flush(r);
+}
 /* Reap completions; returns buffers returned to the pool. */
 static inline unsigned ring_tx_reap(struct ring *r)
 {
@@ -207,7 +223,8 @@ void ring_set_config(const struct ring_config *c);
  * has no usable backend (the socket stays with the kernel; logged once per
  * interface and counted in ring_not_offloaded()). */
 int ring_get(int ifindex, enum ring_dir dir, int fd, struct ring **out);
-/* Drop a reference; the last one closes the ring. */
+/* Drop a reference; the last one closes the ring. Every packet of the ring must be
+ * freed before its last reference goes (sockets empty their queues first). */
 void ring_put(struct ring *r);
 /* Open a ring directly, outside the registry (tests, tools). */
 int ring_open(int ifindex, const struct ring_config *cfg, struct ring **out);
@@ -232,8 +249,8 @@ int ring_flow_detach(struct ring *r, const struct ring_flow *f, pkt_take_fn rx, 
  * reassembler), which later gives whole datagrams back through ring_deliver(). One
  * handler for all rings; NULL drops fragments (counted). */
 void ring_set_frag_handler(pkt_take_fn fn, void *ctx);
-/* Demux one packet (or reassembled frag chain) to its sinks; takes it. rx lock
- * held (ring_poll's caller context) or not: the flow table is read under rx lock. */
+/* Demux one packet (or reassembled frag chain) to its sinks; takes it. Call with
+ * r's rx lock held: the fragment handler runs under it inside ring_poll(). */
 void ring_deliver(struct ring *r, struct shim_pkt *pkt);
 
 /* Poll the ring: receive up to budget frames (0 = cfg.batch), demux them to the

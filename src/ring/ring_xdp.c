@@ -1,51 +1,31 @@
-/* ring_xdp.c — the AF_XDP backend. One UMEM per ring, carved into an RX and a TX
- * buffer pool; one XSK per queue the ring covers (sharing the UMEM, each with its own
- * fill and completion ring); TX goes out through the first queue's XSK. Our XDP
- * program (steer.bpf.c) is attached once per interface through a BPF link and the
- * sockets are created with libxdp's program loading inhibited, then put in our
- * XSKMAP. Attach/detach of flows writes the program's hash maps. */
+/* ring_xdp.c — the AF_XDP backend's rings. One UMEM per ring, carved into an RX and
+ * a TX buffer pool; one XSK per queue the ring covers (sharing the UMEM, each with its
+ * own fill and completion ring); TX goes out through the first queue's XSK. Sockets
+ * are created with libxdp's program loading inhibited and put in the XSKMAP of our
+ * own program (ring_xdp_port.c), which needs no bpffs (works inside ip netns exec). */
 #include <errno.h>
-#include <fcntl.h>
-#include <linux/ethtool.h>
-#include <linux/if_link.h>
 #include <linux/if_xdp.h>
 #include <linux/sockios.h>
 #include <net/if.h>
-#include <netinet/in.h>
-#include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <bpf/bpf.h>
-#include <bpf/libbpf.h>
 #include <xdp/xsk.h>
 
 #include "core/log.h"
 #include "ring/ring.h"
+#include "ring/ring_xdp.h"
 #include "ring/steer.h"
-#include "ring/steer.skel.h"
 
 #define XDP_FRAME_SMALL		2048u
 #define XDP_FRAME_LARGE		4096u	/* largest frame copy mode accepts (page size) */
 #define XDP_MAX_BUFS		(1u << 15)	/* per pool: 64 MiB of 2 KiB frames */
 #define XDP_KICK_TRIES		64	/* sendto() rounds per flush (kernel sends 32 each) */
-
-/* Per interface: our program, its maps and the link that attaches it. */
-struct xdp_port {
-	int ifindex;
-	int refcnt;
-	struct ring_steer_bpf *skel;
-	int link_fd;		/* unpinned BPF link: closing it detaches the program */
-	const char *mode;	/* "native" or "generic" */
-	struct xdp_port *next;
-};
 
 /* One XSK: the rings of one queue. */
 struct xq {
@@ -74,9 +54,6 @@ struct xring {
 	struct xq q[];
 };
 
-static pthread_mutex_t port_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct xdp_port *ports;
-
 static inline struct xring *xr_of(struct ring *r)
 {
 	return r->priv;
@@ -89,204 +66,6 @@ static uint32_t pow2_at_least(uint32_t v, uint32_t min)
 	while (p < v && p < (1u << 20))
 		p <<= 1;
 	return p;
-}
-
-/* --- interface facts ------------------------------------------------------ */
-static int if_ioctl(int ifindex, unsigned long req, struct ifreq *ifr)
-{
-	int s, rc = 0;
-
-	memset(ifr, 0, sizeof(*ifr));
-	if (!if_indextoname(ifindex, ifr->ifr_name))
-		return -ENODEV;
-	if (req == 0)
-		return 0;
-	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (s < 0)
-		return -errno;
-	if (ioctl(s, req, ifr) < 0)
-		rc = -errno;
-	close(s);
-	return rc;
-}
-
-/* RX queues of the interface (ethtool channels), at least 1. */
-static int if_rx_queues(int ifindex)
-{
-	struct ethtool_channels ch = { .cmd = ETHTOOL_GCHANNELS };
-	struct ifreq ifr;
-	int n;
-
-	if (if_ioctl(ifindex, 0, &ifr) < 0)
-		return 1;
-	ifr.ifr_data = (void *)&ch;
-	{
-		int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-		if (s < 0)
-			return 1;
-		n = ioctl(s, SIOCETHTOOL, &ifr);
-		close(s);
-	}
-	if (n < 0)
-		return 1;
-	n = (int)(ch.rx_count > ch.combined_count ? ch.rx_count : ch.combined_count);
-	if (n < 1)
-		n = 1;
-	return n > STEER_MAX_QUEUES ? STEER_MAX_QUEUES : n;
-}
-
-/* AF_XDP needs CAP_NET_RAW for the socket, CAP_NET_ADMIN to attach XDP and
- * CAP_BPF (or CAP_SYS_ADMIN) to load the program. */
-static bool have_caps(void)
-{
-	char line[256];
-	unsigned long long eff = 0;
-	FILE *f = fopen("/proc/self/status", "re");
-
-	if (!f)
-		return geteuid() == 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "CapEff: %llx", &eff) == 1)
-			break;
-	fclose(f);
-	const unsigned long long net_admin = 1ull << 12, net_raw = 1ull << 13,
-				 sys_admin = 1ull << 21, bpf = 1ull << 39;
-	return (eff & net_admin) && (eff & net_raw) && (eff & (bpf | sys_admin));
-}
-
-static int xdp_probe(int ifindex, const struct ring_config *cfg, const char **why)
-{
-	struct ifreq ifr;
-	int rc;
-
-	rc = if_ioctl(ifindex, SIOCGIFFLAGS, &ifr);
-	if (rc < 0) {
-		*why = "interface not found";
-		return rc;
-	}
-	if (ifr.ifr_flags & IFF_LOOPBACK) {
-		*why = "loopback has no XDP receive path";
-		return -EOPNOTSUPP;
-	}
-	if (!have_caps()) {
-		*why = "AF_XDP needs CAP_NET_ADMIN, CAP_NET_RAW and CAP_BPF";
-		return -EPERM;
-	}
-	return 0;
-}
-
-static int xdp_max_rings(int ifindex, const struct ring_config *cfg)
-{
-	/* A queue binds one UMEM; several rings on one queue would share fill and
-	 * completion rings. One ring covers every queue of the interface. */
-	return 1;
-}
-
-/* --- program and link, one per interface -------------------------------- */
-static int attach_prog(struct xdp_port *p, const struct ring_config *cfg, const char *ifname)
-{
-	int prog_fd = bpf_program__fd(p->skel->progs.shim_steer);
-	static const struct { int mode; __u32 flags; const char *name; } modes[] = {
-		{ RING_XDP_NATIVE, XDP_FLAGS_DRV_MODE, "native" },
-		{ RING_XDP_GENERIC, XDP_FLAGS_SKB_MODE, "generic" },
-	};
-	int rc = -EINVAL;
-
-	for (unsigned i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
-		LIBBPF_OPTS(bpf_link_create_opts, opts, .flags = modes[i].flags);
-		int fd;
-
-		if (cfg->xdp_mode != RING_XDP_AUTO && cfg->xdp_mode != modes[i].mode)
-			continue;
-		fd = bpf_link_create(prog_fd, p->ifindex, BPF_XDP, &opts);
-		if (fd >= 0) {
-			p->link_fd = fd;
-			p->mode = modes[i].name;
-			return 0;
-		}
-		rc = -errno;
-		if (rc == -EBUSY || rc == -EEXIST) {
-			__u32 id = 0;
-
-			bpf_xdp_query_id(p->ifindex, 0, &id);
-			log_warn("xdp: %s already has an XDP program (id %u, another libshim "
-				 "process or tool owns it): its sockets stay with the kernel",
-				 ifname, id);
-			return -EBUSY;
-		}
-		log_dbg("xdp: %s: %s attach failed: %s", ifname, modes[i].name, strerror(-rc));
-	}
-	return rc;
-}
-
-static void port_put_locked(struct xdp_port *p)
-{
-	struct xdp_port **pp;
-
-	if (--p->refcnt > 0)
-		return;
-	for (pp = &ports; *pp; pp = &(*pp)->next)
-		if (*pp == p) {
-			*pp = p->next;
-			break;
-		}
-	close(p->link_fd);
-	ring_steer_bpf__destroy(p->skel);
-	free(p);
-}
-
-static int port_get(int ifindex, const struct ring_config *cfg, const char *ifname,
-		    struct xdp_port **out)
-{
-	struct xdp_port *p;
-	int rc;
-
-	pthread_mutex_lock(&port_lock);
-	for (p = ports; p; p = p->next)
-		if (p->ifindex == ifindex) {
-			p->refcnt++;
-			*out = p;
-			pthread_mutex_unlock(&port_lock);
-			return 0;
-		}
-	p = calloc(1, sizeof(*p));
-	if (!p) {
-		rc = -ENOMEM;
-		goto out_unlock;
-	}
-	p->ifindex = ifindex;
-	p->refcnt = 1;
-	p->skel = ring_steer_bpf__open_and_load();
-	if (!p->skel) {
-		rc = -errno ? -errno : -EINVAL;
-		log_warn("xdp: %s: cannot load the steering program: %s", ifname,
-			 strerror(-rc));
-		goto out_free;
-	}
-	rc = attach_prog(p, cfg, ifname);
-	if (rc < 0) {
-		if (rc != -EBUSY)
-			log_warn("xdp: %s: cannot attach XDP (%s mode): %s", ifname,
-				 cfg->xdp_mode == RING_XDP_NATIVE ? "native" :
-				 cfg->xdp_mode == RING_XDP_GENERIC ? "generic" : "any",
-				 strerror(-rc));
-		goto out_skel;
-	}
-	p->next = ports;
-	ports = p;
-	*out = p;
-	log_info("xdp: %s: steering program attached in %s mode", ifname, p->mode);
-	pthread_mutex_unlock(&port_lock);
-	return 0;
-
-out_skel:
-	ring_steer_bpf__destroy(p->skel);
-out_free:
-	free(p);
-out_unlock:
-	pthread_mutex_unlock(&port_lock);
-	return rc;
 }
 
 /* --- sockets ---------------------------------------------------------------- */
@@ -334,18 +113,15 @@ static int xq_create(struct ring *r, struct xring *x, struct xq *q, bool first)
 static int xq_publish(struct ring *r, struct xring *x, struct xq *q)
 {
 	__u32 key = (uint32_t)r->index * STEER_MAX_QUEUES + q->queue;
-	int fd = q->fd;
 
-	if (bpf_map_update_elem(bpf_map__fd(x->port->skel->maps.xsks), &key, &fd, BPF_ANY) < 0)
-		return -errno;
-	return 0;
+	return xdp_port_set_xsk(x->port, key, q->fd);
 }
 
 static void xq_unpublish(struct ring *r, struct xring *x, struct xq *q)
 {
 	__u32 key = (uint32_t)r->index * STEER_MAX_QUEUES + q->queue;
 
-	bpf_map_delete_elem(bpf_map__fd(x->port->skel->maps.xsks), &key);
+	xdp_port_clear_xsk(x->port, key);
 }
 
 static unsigned xdp_refill(struct ring *r);
@@ -356,8 +132,6 @@ static void xdp_close(struct ring *r)
 
 	if (!x)
 		return;
-	if (r->forked)	/* fork() child: the lock may have been held by a lost thread */
-		pthread_mutex_init(&port_lock, NULL);
 	for (unsigned i = 0; i < x->nq; i++) {
 		if (!x->q[i].xsk)
 			continue;
@@ -367,14 +141,11 @@ static void xdp_close(struct ring *r)
 	}
 	if (x->umem)
 		xsk_umem__delete(x->umem);
-	if (x->port) {
-		pthread_mutex_lock(&port_lock);
-		port_put_locked(x->port);
-		pthread_mutex_unlock(&port_lock);
-	}
+	if (x->port)
+		xdp_port_put(x->port, r->forked);
 	pkt_pool_fini(&x->rxp);
 	pkt_pool_fini(&x->txp);
-	if (x->area)
+	if (x->area && !r->forked)	/* MADV_DONTFORK: a child never had it */
 		munmap(x->area, x->area_len);
 	if (r->wake_fd >= 0)
 		close(r->wake_fd);
@@ -391,7 +162,7 @@ static int xdp_open(struct ring *r)
 	int nq_if, first, nq, rc;
 	uint32_t rx_bufs, tx_bufs;
 
-	nq_if = if_rx_queues(r->ifindex);
+	nq_if = xdp_if_rx_queues(r->ifindex);
 	first = c->first_queue < 0 ? 0 : c->first_queue;
 	nq = c->nqueues > 0 ? c->nqueues : nq_if - first;
 	if (first >= nq_if || nq <= 0 || first + nq > nq_if) {
@@ -408,14 +179,14 @@ static int xdp_open(struct ring *r)
 	for (int i = 0; i < nq; i++)
 		x->q[i].queue = (uint32_t)(first + i);
 
-	if (if_ioctl(r->ifindex, SIOCGIFMTU, &ifr) == 0)
+	if (xdp_if_ioctl(r->ifindex, SIOCGIFMTU, &ifr) == 0)
 		r->mtu = (uint32_t)ifr.ifr_mtu;
-	if (if_ioctl(r->ifindex, SIOCGIFHWADDR, &ifr) == 0)
+	if (xdp_if_ioctl(r->ifindex, SIOCGIFHWADDR, &ifr) == 0)
 		memcpy(r->mac, ifr.ifr_hwaddr.sa_data, 6);
 
 	/* The program first: when another process owns the interface this fails
 	 * before any memory is pinned. */
-	rc = port_get(r->ifindex, c, r->ifname, &x->port);
+	rc = xdp_port_get(r->ifindex, c, r->ifname, &x->port);
 	if (rc < 0) {
 		x->port = NULL;
 		goto out;
@@ -425,6 +196,10 @@ static int xdp_open(struct ring *r)
 	x->frame_size = c->frame_size ? c->frame_size :
 			(r->mtu + 14 + 4 + XDP_PACKET_HEADROOM <= XDP_FRAME_SMALL ?
 			 XDP_FRAME_SMALL : XDP_FRAME_LARGE);
+	if (r->mtu + 14 + 4 + XDP_PACKET_HEADROOM > x->frame_size)
+		log_warn("xdp: %s: MTU %u exceeds what a %u-byte AF_XDP frame holds in copy "
+			 "mode; larger frames are dropped (counted as kernel rx drops)",
+			 r->ifname, r->mtu, x->frame_size);
 	x->fill_size = pow2_at_least(c->rx_wre, 64);
 	x->tx_size = pow2_at_least(c->tx_wre, 64);
 	/* Enough RX buffers to keep every fill ring full plus a batch in flight. */
@@ -455,10 +230,15 @@ static int xdp_open(struct ring *r)
 	if (rc < 0)
 		goto out;
 	x->rxp.owner = x->txp.owner = r;
+	RING_STAT_SET(r, rx_buf_total, rx_bufs);
+	RING_STAT_SET(r, tx_buf_total, tx_bufs);
+	RING_STAT_SET(r, buf_size, x->frame_size);
 
 	struct xsk_umem_config uc = {
 		.fill_size = x->fill_size,
-		.comp_size = x->tx_size,
+		/* Twice the TX ring: with a completion ring no larger than the TX ring,
+		 * copy-mode transmit stalls for good once both fill up (measured). */
+		.comp_size = x->tx_size * 2,
 		.frame_size = x->frame_size,
 		.frame_headroom = 0,
 		.flags = 0,
@@ -494,7 +274,7 @@ static int xdp_open(struct ring *r)
 	}
 	log_info("xdp: %s ring %d: %u queue(s) from %d, %u+%u buffers of %u bytes, "
 		 "rings %u/%u, %s mode", r->ifname, r->index, x->nq, first, rx_bufs, tx_bufs,
-		 x->frame_size, x->fill_size, x->tx_size, x->port->mode);
+		 x->frame_size, x->fill_size, x->tx_size, xdp_port_mode(x->port));
 	return 0;
 out:
 	xdp_close(r);
@@ -628,7 +408,7 @@ static unsigned xdp_tx_reap(struct ring *r)
 
 	if (!x->tx_outstanding)
 		return 0;
-	n = xsk_ring_cons__peek(&q->comp, x->tx_size, &idx);
+	n = xsk_ring_cons__peek(&q->comp, x->tx_size * 2, &idx);
 	if (!n)
 		return 0;
 	for (uint32_t i = 0; i < n; i++) {
@@ -739,60 +519,18 @@ static unsigned xdp_tx_burst(struct ring *r, struct shim_pkt **pkts, unsigned n)
 }
 
 /* --- flows ------------------------------------------------------------------ */
-static int flow_map_op(struct ring *r, const struct ring_flow *f, bool add)
-{
-	struct xring *x = xr_of(r);
-	struct steer_val v = { .slot = (uint32_t)r->index };
-	struct bpf_map *m;
-	union {
-		struct steer_key5 k5;
-		struct steer_key3 k3;
-		__u32 group;
-	} key;
-	int rc;
-
-	if (r->forked)	/* the maps are the parent's */
-		return 0;
-	memset(&key, 0, sizeof(key));
-	switch (f->kind) {
-	case RING_FLOW_5TUPLE:
-		key.k5.saddr = f->src_ip;
-		key.k5.daddr = f->dst_ip;
-		key.k5.sport = f->src_port;
-		key.k5.dport = f->dst_port;
-		key.k5.proto = f->proto;
-		m = x->port->skel->maps.flow5;
-		break;
-	case RING_FLOW_3TUPLE:
-		key.k3.daddr = f->dst_ip;
-		key.k3.dport = f->dst_port;
-		key.k3.proto = f->proto;
-		m = x->port->skel->maps.flow3;
-		break;
-	case RING_FLOW_MCAST:
-		key.group = f->dst_ip;
-		m = x->port->skel->maps.mcast;
-		break;
-	default:
-		return -EINVAL;
-	}
-	if (f->proto != IPPROTO_UDP && f->proto != IPPROTO_TCP)
-		return -EPROTONOSUPPORT;
-	rc = add ? bpf_map_update_elem(bpf_map__fd(m), &key, &v, BPF_ANY) :
-		   bpf_map_delete_elem(bpf_map__fd(m), &key);
-	return rc < 0 ? -errno : 0;
-}
-
 static int xdp_flow_add(struct ring *r, const struct ring_flow *f)
 {
-	return flow_map_op(r, f, true);
+	if (r->forked)	/* the maps are the parent's */
+		return 0;
+	return xdp_port_flow(xr_of(r)->port, (uint32_t)r->index, f, true);
 }
 
 static int xdp_flow_del(struct ring *r, const struct ring_flow *f)
 {
-	int rc = flow_map_op(r, f, false);
-
-	return rc == -ENOENT ? 0 : rc;
+	if (r->forked)
+		return 0;
+	return xdp_port_flow(xr_of(r)->port, (uint32_t)r->index, f, false);
 }
 
 static void xdp_stats_sync(struct ring *r)
@@ -820,8 +558,17 @@ static void xdp_stats_sync(struct ring *r)
 	__atomic_store_n(&s->k_rx_ring_full, full, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->k_fill_empty, fempty, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->k_tx_ring_empty, tempty, __ATOMIC_RELAXED);
-	__atomic_store_n(&s->rx_buf_free, (uint64_t)pkt_pool_available(&x->rxp), __ATOMIC_RELAXED);
-	__atomic_store_n(&s->tx_buf_free, (uint64_t)pkt_pool_available(&x->txp), __ATOMIC_RELAXED);
+	/* RX buffers posted to the fill rings are not in use by the application. */
+	uint64_t rx_free = pkt_pool_available(&x->rxp) + __atomic_load_n(&s->fill_level,
+									 __ATOMIC_RELAXED);
+	uint64_t tx_free = pkt_pool_available(&x->txp);
+
+	__atomic_store_n(&s->rx_buf_free, rx_free, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->tx_buf_free, tx_free, __ATOMIC_RELAXED);
+	if (x->rxp.nbufs - rx_free > s->rx_buf_used_max)
+		__atomic_store_n(&s->rx_buf_used_max, x->rxp.nbufs - rx_free, __ATOMIC_RELAXED);
+	if (x->txp.nbufs - tx_free > s->tx_buf_used_max)
+		__atomic_store_n(&s->tx_buf_used_max, x->txp.nbufs - tx_free, __ATOMIC_RELAXED);
 }
 
 const struct ring_ops ring_xdp_ops = {

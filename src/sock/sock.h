@@ -14,6 +14,29 @@
 #include <time.h>
 
 struct shim_fd;
+struct ring;
+
+/* Readiness notification (iomux). An object whose readiness changes in user space
+ * (a datagram demultiplexed into its queue, an error, a shutdown) calls
+ * shim_fd_wake() with the events that became true; waiters (epoll interest items,
+ * poll/select/epoll_wait sleepers) hang on its wait queue and are called right
+ * there, from any thread, possibly under a ring's rx lock: a waiter's callback never
+ * blocks and never polls a ring. A zeroed shim_waitq is a valid empty one, and an
+ * empty queue costs the waker one load. Callbacks return true when they woke a
+ * sleeping thread (EPOLLEXCLUSIVE stops at the first exclusive waiter that did). */
+struct shim_waiter;
+typedef bool (*shim_wake_fn)(struct shim_waiter *w, unsigned events);
+struct shim_waiter {
+	shim_wake_fn fn;
+	struct shim_waiter *next, *prev;
+	bool exclusive;			/* EPOLLEXCLUSIVE registration */
+};
+struct shim_waitq {
+	int lock;			/* spin lock, 0 = free */
+	struct shim_waiter *head;
+};
+/* Extra event bit for shim_fd_wake(): the object is being closed; waiters drop it. */
+#define SHIM_WAKE_CLOSE 0x80000000u
 
 struct fd_ops {
 	const char *name;
@@ -43,8 +66,17 @@ struct fd_ops {
 	int (*sendmmsg)(struct shim_fd *f, struct mmsghdr *v, unsigned n, int flags);
 
 	/* iomux: events ready in user space (POLLIN/POLLOUT/POLLERR/POLLHUP/POLLRDHUP),
-	 * without polling the kernel fd. NULL: the kernel fd tells everything. */
+	 * without polling the kernel fd. NULL: the kernel fd tells everything. It may
+	 * poll the object's rings once. An object with poll_ready must call
+	 * shim_fd_wake() whenever one of these events becomes true in user space, and
+	 * shim_fd_wake(f, SHIM_WAKE_CLOSE) from its close op. */
 	unsigned (*poll_ready)(struct shim_fd *f, unsigned events);
+	/* iomux: the rings this object's received data arrives on, so a waiter can poll
+	 * them while spinning and sleep on their wake fds. Stores up to max pointers and
+	 * returns how many there are (0: nothing offloaded, the kernel fd is enough).
+	 * The rings stay valid until the object's destroy (its last reference), even
+	 * after close; call shim_fd_rings_changed() after the set changes. */
+	int (*rx_rings)(struct shim_fd *f, struct ring **out, int max);
 
 	/* fork(): called in the child for every object (rings are not inherited). */
 	void (*atfork_child)(struct shim_fd *f);
@@ -56,7 +88,18 @@ struct shim_fd {
 	int domain, type, protocol;	/* type without SOCK_NONBLOCK/SOCK_CLOEXEC */
 	int refcnt;			/* atomic: fd table + callers inside an op */
 	bool nonblock;			/* O_NONBLOCK as last set through socket/fcntl/ioctl */
+	struct shim_waitq wq;		/* iomux waiters (see shim_fd_wake) */
 };
+
+/* iomux/waitq.c: the wake side of the readiness contract. */
+void shim_waitq_wake(struct shim_waitq *q, unsigned events);
+static inline void shim_fd_wake(struct shim_fd *f, unsigned events)
+{
+	if (__atomic_load_n(&f->wq.head, __ATOMIC_ACQUIRE))
+		shim_waitq_wake(&f->wq, events);
+}
+/* The object's rx_rings set changed (bound, joined a group, left, closed). */
+void shim_fd_rings_changed(struct shim_fd *f);
 
 /* Factories, called by socket() for AF_INET sockets after the kernel socket exists.
  * They return the object to install, or NULL to leave the fd as plain pass-through.

@@ -131,6 +131,21 @@ int main(void)
 	TRY(sigaction(SIGKILL, &sa, NULL));
 	TRY(sigaction(0, &sa, NULL));
 	close(t);
+	/* SIGINT (libshim owns it with SHIM_HANDLE_SIGINTR=1): the application still sees
+	 * the default action, a raised SIGINT still kills, its own handler still runs. */
+	TRY(sigaction(SIGINT, NULL, &old));
+	printf("SIGINT action is default: %d flags %#x\n", old.sa_handler == SIG_DFL, old.sa_flags);
+	pid_t kid = fork();
+	if (kid == 0) {
+		raise(SIGINT);
+		_exit(0);
+	}
+	int st;
+	waitpid(kid, &st, 0);
+	printf("raise(SIGINT) with no handler: %s\n", WIFSIGNALED(st) ? strsignal(WTERMSIG(st)) : "survived");
+	TRY(signal(SIGINT, on_alarm) == SIG_DFL);
+	TRY(raise(SIGINT));
+	TRY(signal(SIGINT, SIG_DFL) == on_alarm);
 	/* __read_chk: a length beyond the buffer aborts, with or without the library */
 	pid_t pid = fork();
 	if (pid == 0) {

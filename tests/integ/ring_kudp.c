@@ -2,7 +2,9 @@
  * ping-pong latency client over plain kernel sockets, to interoperate with
  * ring_pingpong and to measure the kernel's latency in the same run.
  *   ring_kudp echo PORT [COUNT]             echo datagrams (COUNT 0 = forever)
- *   ring_kudp lat IP PORT SECONDS SIZE [-s] half-RTT percentiles (-s busy-polls) */
+ *   ring_kudp lat IP PORT SECONDS SIZE [-s] half-RTT percentiles (-s busy-polls)
+ *   ring_kudp flood IP PORT SECONDS SIZE    numbered datagrams as fast as possible
+ *   ring_kudp sink PORT                     count them until idle for a second */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdint.h>
@@ -104,6 +106,71 @@ static int lat(const char *ip, int port, double secs, int size, int spin)
 	return 0;
 }
 
+static int flood(const char *ip, int port, double secs, int size)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	char buf[2048] = { 0 };
+	uint64_t seq = 0, end;
+	int s = socket(AF_INET, SOCK_DGRAM, 0);
+
+	inet_pton(AF_INET, ip, &a.sin_addr);
+	if (s < 0 || connect(s, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		perror("flood: connect");
+		return 1;
+	}
+	if (size > (int)sizeof(buf))
+		size = sizeof(buf);
+	end = now_ns() + (uint64_t)(secs * 1e9);
+	while (now_ns() < end) {
+		for (int i = 0; i < 32; i++, seq++) {
+			memcpy(buf, &seq, sizeof(seq));
+			send(s, buf, (size_t)size, 0);
+		}
+	}
+	printf("flood: sent %llu datagrams in %.1f s: %.0f/s\n", (unsigned long long)seq, secs,
+	       seq / secs);
+	return 0;
+}
+
+static int sink(int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	struct timeval tv = { .tv_sec = 30 };
+	char buf[2048];
+	uint64_t got = 0, maxseq = 0, first = 0, last = 0;
+	int s = socket(AF_INET, SOCK_DGRAM, 0), big = 1 << 24;
+
+	if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		perror("sink: bind");
+		return 1;
+	}
+	setsockopt(s, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big));
+	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	printf("ready\n");
+	for (;;) {
+		uint64_t seq = 0;
+		ssize_t n = recv(s, buf, sizeof(buf), 0);
+
+		if (n < 0)
+			break;
+		last = now_ns();
+		if (!got++) {
+			first = last;
+			tv.tv_sec = 1;
+			setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		}
+		if (n >= (ssize_t)sizeof(seq))
+			memcpy(&seq, buf, sizeof(seq));
+		if (seq + 1 > maxseq)
+			maxseq = seq + 1;
+	}
+	printf("sink: received %llu of %llu datagrams (%.2f%% lost), %.0f/s\n",
+	       (unsigned long long)got, (unsigned long long)maxseq,
+	       maxseq ? 100.0 * (double)(maxseq - got) / (double)maxseq : 0.0,
+	       last > first ? got / ((last - first) / 1e9) : 0.0);
+	return got ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -112,6 +179,11 @@ int main(int argc, char **argv)
 	if (argc >= 6 && !strcmp(argv[1], "lat"))
 		return lat(argv[2], atoi(argv[3]), atof(argv[4]), atoi(argv[5]),
 			   argc > 6 && !strcmp(argv[6], "-s"));
-	fprintf(stderr, "usage: ring_kudp echo PORT [COUNT] | lat IP PORT SECONDS SIZE [-s]\n");
+	if (argc >= 6 && !strcmp(argv[1], "flood"))
+		return flood(argv[2], atoi(argv[3]), atof(argv[4]), atoi(argv[5]));
+	if (argc >= 3 && !strcmp(argv[1], "sink"))
+		return sink(atoi(argv[2]));
+	fprintf(stderr, "usage: ring_kudp echo PORT [COUNT] | lat IP PORT SECONDS SIZE [-s] | "
+		"flood IP PORT SECONDS SIZE | sink PORT\n");
 	return 2;
 }

@@ -4,7 +4,10 @@
  *   echo:  send every datagram of the flow back to its sender
  *   check: send N datagrams of random sizes and random bytes, expect each echoed
  *   lat:   ping-pong for S seconds, print half-RTT percentiles
+ *   flood: send numbered datagrams for S seconds; sink: count them, report the rate
  *   alloc: rings from the registry under an allocation logic (-L), then released
+ * -F takes the ring from the registry and forks a child that exits at once.
+ * RX_WRE and BATCH in the environment override the fill ring size and poll batch.
  * Ring counters are printed at the end as "ring.NAME=VALUE" lines. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -15,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,7 +34,7 @@ struct opts {
 	unsigned size;
 	int queues;
 	int xdp_mode, zerocopy, logic;
-	bool block;
+	bool block, fork;
 };
 
 static volatile sig_atomic_t stop;
@@ -265,6 +269,68 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* Send numbered datagrams for o->seconds, 32 frames per kick. */
+static int do_flood(struct ring *r, const struct opts *o)
+{
+	uint8_t pay[2048];
+	uint64_t seq = 0, end = now_ns() + (uint64_t)(o->seconds * 1e9);
+	struct shim_pkt *v[32];
+
+	memset(pay, 0x5a, sizeof(pay));
+	while (!stop && now_ns() < end) {
+		unsigned n;
+
+		ring_tx_lock(r);
+		n = ring_tx_alloc(r, v, 32);
+		for (unsigned i = 0; i < n; i++) {
+			memcpy(pay, &seq, sizeof(seq));
+			seq++;
+			v[i]->len = build(r, o, v[i]->data, pay, o->size, o->pip, o->pport,
+					  o->peer_mac);
+		}
+		ring_tx_send(r, v, n);
+		if (n < 32)
+			ring_tx_reap(r);
+		ring_tx_unlock(r);
+		if (n < 32)
+			ring_poll(r, 0);	/* reaps completions too */
+	}
+	printf("flood: sent %llu datagrams in %.1f s: %.0f/s\n", (unsigned long long)seq,
+	       o->seconds, seq / o->seconds);
+	return 0;
+}
+
+/* Count numbered datagrams until none arrives for a second; report the rate. */
+static int do_sink(struct ring *r, const struct opts *o)
+{
+	uint64_t got = 0, maxseq = 0, first = 0, last = 0;
+
+	while (!stop) {
+		struct shim_pkt *p = recv_one(r, o, now_ns() + (got ? 1000000000ull : 30000000000ull));
+		const uint8_t *pay;
+		uint32_t plen;
+		uint64_t seq = 0;
+
+		if (!p)
+			break;
+		last = now_ns();
+		if (!got)
+			first = last;
+		pay = udp_payload(p, &plen);
+		if (plen >= sizeof(seq))
+			memcpy(&seq, pay, sizeof(seq));
+		if (seq + 1 > maxseq)
+			maxseq = seq + 1;
+		got++;
+		pkt_free(p);
+	}
+	printf("sink: received %llu of %llu datagrams (%.2f%% lost), %.0f/s\n",
+	       (unsigned long long)got, (unsigned long long)maxseq,
+	       maxseq ? 100.0 * (double)(maxseq - got) / (double)maxseq : 0.0,
+	       last > first ? got / ((last - first) / 1e9) : 0.0);
+	return got ? 0 : 1;
+}
+
 static int do_lat(struct ring *r, const struct opts *o)
 {
 	size_t cap = 1 << 22, n = 0;
@@ -359,7 +425,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: ring_pingpong -i IF -s LOCAL_IP -l LPORT [-m PEER_MAC -d PEER_IP "
 		"-p PPORT] [-n COUNT] [-t SECONDS] [-z SIZE] [-q QUEUES] [-b] [-5] "
-		"[-M auto|native|generic] [-Z 0|1|2] [-L LOGIC] echo|check|lat|alloc\n");
+		"[-M auto|native|generic] [-Z 0|1|2] [-L LOGIC] [-F] echo|check|lat|flood|sink|alloc\n");
 	exit(2);
 }
 
@@ -372,7 +438,7 @@ int main(int argc, char **argv)
 	int c, ifindex, rc;
 	bool five = false;
 
-	while ((c = getopt(argc, argv, "i:s:l:m:d:p:n:t:z:q:b5M:Z:L:")) != -1) {
+	while ((c = getopt(argc, argv, "i:s:l:m:d:p:n:t:z:q:b5M:Z:L:F")) != -1) {
 		switch (c) {
 		case 'i': o.ifname = optarg; break;
 		case 's': inet_pton(AF_INET, optarg, &o.lip); break;
@@ -392,6 +458,7 @@ int main(int argc, char **argv)
 			break;
 		case 'Z': o.zerocopy = atoi(optarg); break;
 		case 'L': o.logic = atoi(optarg); break;
+		case 'F': o.fork = true; break;
 		default: usage();
 		}
 	}
@@ -412,7 +479,8 @@ int main(int argc, char **argv)
 	ring_config_default(&cfg);
 	cfg.rx_bufs = 4096;
 	cfg.tx_bufs = 1024;
-	cfg.rx_wre = 1024;
+	cfg.rx_wre = getenv("RX_WRE") ? (uint32_t)atoi(getenv("RX_WRE")) : 1024;
+	cfg.batch = getenv("BATCH") ? (uint32_t)atoi(getenv("BATCH")) : 16;
 	cfg.tx_wre = 512;
 	if (o.queues)
 		cfg.nqueues = o.queues;
@@ -420,7 +488,12 @@ int main(int argc, char **argv)
 	cfg.zerocopy = o.zerocopy;
 	if (!strcmp(o.mode, "alloc"))
 		return do_alloc(ifindex, &cfg, &o);
-	rc = ring_open(ifindex, &cfg, &r);
+	if (o.fork) {	/* through the registry, whose fork handler the child runs */
+		ring_set_config(&cfg);
+		rc = ring_get(ifindex, RING_RX, 0, &r);
+	} else {
+		rc = ring_open(ifindex, &cfg, &r);
+	}
 	if (rc < 0) {
 		fprintf(stderr, "ring_open(%s): %s\n", o.ifname, strerror(-rc));
 		return rc == -EPERM || rc == -EOPNOTSUPP ? 77 : 1;
@@ -436,8 +509,17 @@ int main(int argc, char **argv)
 	rc = ring_flow_attach(r, &f, sink, NULL);
 	if (rc < 0) {
 		fprintf(stderr, "ring_flow_attach: %s\n", strerror(-rc));
-		ring_close(r);
+		o.fork ? ring_put(r) : ring_close(r);
 		return 1;
+	}
+	if (o.fork) {
+		/* A child that inherits the ring and exits: the parent's steering, XSKs
+		 * and link must survive it. */
+		pid_t child = fork();
+
+		if (child == 0)
+			_exit(0);
+		waitpid(child, NULL, 0);
 	}
 	printf("ready\n");
 	if (!strcmp(o.mode, "echo"))
@@ -446,11 +528,18 @@ int main(int argc, char **argv)
 		rc = do_check(r, &o);
 	else if (!strcmp(o.mode, "lat"))
 		rc = do_lat(r, &o);
+	else if (!strcmp(o.mode, "flood"))
+		rc = do_flood(r, &o);
+	else if (!strcmp(o.mode, "sink"))
+		rc = do_sink(r, &o);
 	else
 		usage();
 	print_stats(r);
 	ring_flow_detach(r, &f, sink, NULL);
 	pkt_free_list(rxq_head);
-	ring_close(r);
+	if (o.fork)
+		ring_put(r);
+	else
+		ring_close(r);
 	return rc;
 }

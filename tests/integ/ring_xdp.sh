@@ -155,8 +155,18 @@ pids+=($!)
 wait_ready "$LOG/kecho3" || fail "kernel echo on 7000 did not start"
 client_b 7000 20 200 || fail "kernel UDP after kill -9"
 ok "kill -9: nothing left attached, kernel UDP on port 7000 works at once"
-{ kill -9 "${pids[@]}"; wait; } 2>/dev/null
+disown -a; kill -9 "${pids[@]}" 2>/dev/null
 pids=()
+
+# A forked child that inherits the ring and exits leaves the parent's ring working.
+"$TB" exec "$N" a "$PP" -i "$IFA" -s 198.18.0.1 -l 7000 -F -n 0 echo >"$LOG/fork" 2>&1 &
+fork_pid=$!
+pids+=($fork_pid)
+wait_ready "$LOG/fork" || fail "forking ring echo did not start"
+client_b 7000 50 || fail "ring after a child exited"
+kill "$fork_pid"
+{ wait "$fork_pid"; } 2>/dev/null
+ok "fork: a child inheriting the ring exited, the parent's ring still echoes"
 
 # 6. Generic (skb) mode on request; zero-copy demanded where veth has none fails
 # cleanly; the registry hands one shared ring to every allocation logic.
@@ -174,6 +184,14 @@ ok "generic mode: 50 datagrams echoed"
 grep -q "SHIM_XDP_ZEROCOPY=1" "$LOG/zc" || { cat "$LOG/zc"; fail "no zero-copy message"; }
 "$TB" exec "$N" a ip link show "$IFA" | grep -q xdp && fail "failed ring left XDP attached"
 ok "zero-copy required: refused with one clear line, nothing left attached"
+if command -v setpriv >/dev/null; then
+	"$TB" exec "$N" a setpriv --reuid=65534 --regid=65534 --clear-groups \
+		"$PP" -i "$IFA" -s 198.18.0.1 -l 7000 -n 1 echo >"$LOG/nocap" 2>&1
+	rc=$?
+	[ $rc -eq 77 ] && grep -q "not offloaded: AF_XDP needs CAP_NET_ADMIN" "$LOG/nocap" ||
+		{ cat "$LOG/nocap"; fail "unprivileged ring: exit $rc"; }
+	ok "unprivileged: $(grep -o 'not offloaded: .*' "$LOG/nocap")"
+fi
 for L in 0 10 20 30; do
 	"$TB" exec "$N" a "$PP" -i "$IFA" -s 198.18.0.1 -l 7000 -L $L alloc >"$LOG/alloc" 2>&1 ||
 		{ cat "$LOG/alloc"; fail "allocation logic $L"; }
@@ -183,7 +201,22 @@ done
 "$TB" exec "$N" a ip link show "$IFA" | grep -q xdp && fail "XDP left attached after the last ring_put"
 ok "allocation logic 0/10/20/30: one shared ring per interface (xdp), released with the last user"
 
-# 7. Two queues: one ring with an XSK per queue; clients on many source ports.
+# 7. Load: a raw ring in b floods a ring sink in a for a second (TX batches of 32,
+# completions, refills); everything sent must arrive, and TX must not stall.
+IFB=$("$TB" info "$N" b if)
+MA=$("$TB" info "$N" a mac)
+RX_WRE=16384 BATCH=64 "$TB" exec "$N" a "$PP" -i "$IFA" -s 198.18.0.1 -l 7000 sink >"$LOG/sink" 2>&1 &
+pids+=($!)
+wait_ready "$LOG/sink" || fail "ring sink did not start"
+"$TB" exec "$N" b "$PP" -i "$IFB" -s 198.18.0.2 -l 7001 -m "$MA" -d 198.18.0.1 -p 7000 -t 1 \
+	-z 64 flood >"$LOG/flood" 2>&1 || { cat "$LOG/flood"; fail "ring flood"; }
+{ wait "${pids[-1]}"; } 2>/dev/null
+read -r got sent < <(sed -n 's/^sink: received \([0-9]*\) of \([0-9]*\).*/\1 \2/p' "$LOG/sink")
+[ "${got:-0}" -gt 20000 ] && [ "$got" -ge $((sent * 99 / 100)) ] ||
+	{ cat "$LOG/flood" "$LOG/sink"; fail "flood: $got of $sent arrived"; }
+ok "load: $(grep '^flood' "$LOG/flood" | cut -d: -f2); $(grep '^sink' "$LOG/sink" | cut -d: -f2)"
+
+# 8. Two queues: one ring with an XSK per queue; clients on many source ports.
 "$TB" down "$N"
 "$TB" up "$N" -q 2 >/dev/null || exit 1
 IFA=$("$TB" info "$N" a if)

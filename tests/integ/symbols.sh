@@ -1,7 +1,7 @@
 #!/bin/bash
 # The library exports exactly the calls named in syscalls.def and the shim_* API.
 set -e
-want=$(sed -n 's/^SYSCALL([^,]*, *\([A-Za-z0-9_]*\),.*/\1/p' "$SHIM_SRC/src/intercept/syscalls.def" | sort)
+want=$(sed -n 's/^SYSCALL\(_VA\)\?([^,]*, *\([A-Za-z0-9_]*\),.*/\2/p' "$SHIM_SRC/src/intercept/syscalls.def" | sort)
 have=$(nm -D --defined-only "$SHIM_LIB" | awk '$2 ~ /^[TtWwDdBbVvi]$/ { print $3 }' | sed 's/@.*//' | sort -u)
 missing=$(comm -23 <(echo "$want") <(echo "$have"))
 extra=$(comm -13 <(echo "$want") <(echo "$have") | grep -v '^shim_' || true)

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -201,6 +202,14 @@ START_TEST(test_file_pid_expansion)
 	unlink(want);
 	ck_assert_int_eq(log_set_file(tmpl), 0);
 	ck_assert_int_ne(log_get_fd(), 2);
+	/* Out of the way of the program's own low fd numbers, when the limit allows. */
+	struct rlimit rl;
+	getrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_cur > 900)
+		ck_assert_int_ge(log_get_fd(), 900);
+	int probe = open("/dev/null", O_RDONLY);
+	ck_assert_int_lt(probe, 900);
+	close(probe);
 	log_info("to the pid file");
 	ck_assert_int_eq(access(want, R_OK), 0);
 	FILE *f = fopen(want, "r");

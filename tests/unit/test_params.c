@@ -342,6 +342,23 @@ START_TEST(test_vma_alias)
 	unlink(log_path);
 	INIT("VMA_SELECT_POLL=x");
 	assert_one_warning("VMA_SELECT_POLL='x'", NULL, NULL);
+	/* Old VMA names still work; the current name wins, whatever the order. */
+	INIT("VMA_MAX_INLINE=100", "VMA_CQ_AIM_MAX_PERIOD_US=99", "VMA_INTERNAL_THREAD_CPUSSET=/c");
+	ck_assert_int_eq(shim_params.tx_max_inline, 100);
+	ck_assert_int_eq(shim_params.cq_aim_max_period_usec, 99);
+	ck_assert_str_eq(shim_params.internal_thread_cpuset, "/c");
+	INIT("VMA_MAX_INLINE=100", "VMA_TX_MAX_INLINE=50");
+	ck_assert_int_eq(shim_params.tx_max_inline, 50);
+	INIT("VMA_TX_MAX_INLINE=50", "VMA_MAX_INLINE=100");
+	ck_assert_int_eq(shim_params.tx_max_inline, 50);
+	unlink(log_path);
+	INIT("VMA_MAX_INLINE=huge");
+	assert_one_warning("VMA_MAX_INLINE='huge'", "from 0 to 884", NULL);
+	/* SHIM_ names have no old spellings. */
+	unlink(log_path);
+	INIT("SHIM_MAX_INLINE=100");
+	assert_one_warning("SHIM_MAX_INLINE is not a libshim parameter", NULL, NULL);
+
 	/* A VMA_ variable we do not know is not ours to complain about. */
 	unlink(log_path);
 	INIT("VMA_HUGETBL=1");
@@ -425,6 +442,20 @@ START_TEST(test_params_file)
 	ck_assert_int_eq(shim_params.rx_bytes_min, 100000);
 	ck_assert_int_eq(params_source("RX_POLL"), PARAM_SRC_FILE);
 	ck_assert_str_eq(shim_params.params_file, conf_path);
+
+	/* @include is relative to the params file's directory. */
+	char inc[160], text[256];
+	snprintf(inc, sizeof(inc), "%s.inc", conf_path);
+	FILE *f = fopen(inc, "w");
+	fputs("SELECT_POLL = 33;\n", f);
+	fclose(f);
+	snprintf(text, sizeof(text), "RX_POLL = 1;\n@include \"%s\"\n", strrchr(inc, '/') + 1);
+	write_conf(text);
+	INIT(env);
+	ck_assert_int_eq(warnings(), 0);
+	ck_assert_int_eq(shim_params.rx_poll, 1);
+	ck_assert_int_eq(shim_params.select_poll, 33);
+	unlink(inc);
 }
 END_TEST
 
@@ -485,6 +516,23 @@ START_TEST(test_params_file_errors)
 	assert_one_warning(conf_path, ":2: ", "the whole params file is ignored");
 	ck_assert_int_eq(shim_params.rx_poll, 100000);
 	ck_assert_int_eq(shim_params.stats_fd_num, 3);
+
+	/* Integers libconfig would wrap at 32 bits are checked as written. */
+	unlink(log_path);
+	write_conf("RX_POLL = 4294967396;\nRX_BYTES_MIN = 0x100000;\nSELECT_POLL = 12L;\n"
+		   "STATS_FD_NUM=5 ; TX_BUFS:7;\n");
+	INIT(env);
+	assert_one_warning(":1: RX_POLL='4294967396'", "out of range", NULL);
+	ck_assert_int_eq(shim_params.rx_poll, 100000);
+	ck_assert_int_eq(shim_params.rx_bytes_min, 0x100000);
+	ck_assert_int_eq(shim_params.select_poll, 12);
+	ck_assert_int_eq(shim_params.stats_fd_num, 5);
+	ck_assert_int_eq(shim_params.tx_bufs, 7);
+
+	/* A directory is refused before libconfig sees it. */
+	unlink(log_path);
+	INIT("SHIM_PARAMS_FILE=/tmp");
+	assert_one_warning("SHIM_PARAMS_FILE='/tmp' is not a regular file", NULL, NULL);
 
 	/* A missing file warns once and the environment still applies. */
 	unlink(log_path);
@@ -629,6 +677,17 @@ START_TEST(test_banner)
 	/* The log file itself differs from its default and is shown. */
 	ck_assert_ptr_nonnull(strstr(s, "[SHIM_LOG_FILE]"));
 	ck_assert_int_eq(count(s, "-----\n"), 3);
+	ck_assert_ptr_null(strstr(s, "Architecture: "));
+
+	/* At debug level the machine is described too. */
+	unlink(log_path);
+	INIT("SHIM_TRACELEVEL=debug");
+	params_log_banner();
+	s = log_text();
+	ck_assert_ptr_nonnull(strstr(s, "SHIM DEBUG : Current Time: "));
+	ck_assert_ptr_nonnull(strstr(s, "SHIM DEBUG : System: Linux "));
+	ck_assert_ptr_nonnull(strstr(s, "SHIM DEBUG : Architecture: "));
+	ck_assert_ptr_nonnull(strstr(s, "4 (DEBUG)"));
 }
 END_TEST
 

@@ -3,36 +3,35 @@
  * hammering counters while a reader snapshots (no torn or decreasing value). */
 #include <check.h>
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "stats_test_util.h"
+#include "core/internal_thread.h"
 #include "core/stats.h"
 #include "core/stats_reader.h"
 #include "core/stats_segment.h"
 
 static char dir[64];
 
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(p);
-}
-
 static void setup(void)
 {
-	snprintf(dir, sizeof(dir), "/tmp/shim-stats-test.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	/* start from no segment, whatever the library's start-up did in this process */
+	internal_thread_stop();
+	stats_segment_reset();
+	stats_test_mkdir(dir, sizeof(dir), "shim-stats-test");
 }
 
 static void teardown(void)
 {
 	stats_segment_reset();
-	nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	stats_test_rmdir(dir);
 }
 
 static void take(struct stats_reader *r, struct stats_snap *s)
@@ -94,6 +93,7 @@ START_TEST(round_trip)
 	ck_assert_uint_eq(s.stats[g].count, 16);
 	ck_assert_str_eq(s.stats[g].unit, "ipv4");
 	ck_assert_str_eq(s.stats[g].short_name, "mc_groups");
+	ck_assert_str_eq(s.stats[stats_snap_find(&s, "socket.offloaded")].unit, "bool");
 	ck_assert_uint_eq(stats_snap_get(&s, sl, g, 1), 0x0707070e);
 	int m = stats_snap_find(&s, "socket.rx_bytes_max");
 	ck_assert_uint_eq(s.stats[m].mode, SHIM_STAT_MAXIMUM);
@@ -285,6 +285,124 @@ START_TEST(zero_request)
 }
 END_TEST
 
+START_TEST(fork_child_segment)
+{
+	char child_path[PATH_MAX];
+	int status;
+
+	ck_assert_int_eq(stats_segment_create(dir, 4), 0);
+	char parent_path[PATH_MAX];
+	snprintf(parent_path, sizeof(parent_path), "%s", stats_seg.path);
+	int i = stats_slot_open(STATS_KIND_SOCKET, 3, NULL);
+	struct shim_sock_stats *ss = stats_slot_values(STATS_KIND_SOCKET, (unsigned)i);
+	STAT_ADD(ss, rx_offload_packets, 100);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int bad = 0;
+		bad |= stats_segment_fork_child() != 0;
+		bad |= stats_seg.path[0] != '\0';		/* not yet published */
+		bad |= stats_seg.hdr->pid != getpid();
+		STAT_ADD(ss, rx_offload_packets, 5);		/* same pointer, private now */
+		bad |= stats_segment_publish(false) != -EAGAIN;
+		bad |= stats_segment_publish(true) != 0;
+		snprintf(child_path, sizeof(child_path), "%s/shim.%d", dir, getpid());
+		bad |= strcmp(stats_seg.path, child_path) != 0;
+		struct stats_reader r;
+		struct stats_snap s;
+		bad |= stats_reader_open(&r, child_path, false) != 0;
+		if (!bad && stats_snap_take(&r, &s, -1, -1) == 0) {
+			bad |= s.pid != getpid();
+			bad |= stats_snap_get_name(&s, &s.kinds[0].slots[0], "socket.rx_offload_packets") != 105;
+			stats_snap_free(&s);
+		}
+		STAT_ADD(ss, rx_offload_packets, 1);		/* now into the child's file */
+		size_t off = (size_t)((char *)&ss->rx_offload_packets - (char *)stats_seg.base);
+		bad |= __atomic_load_n((uint64_t *)((char *)r.base + off), __ATOMIC_RELAXED) != 106;
+		stats_reader_close(&r);
+		stats_segment_remove();
+		bad |= access(child_path, F_OK) == 0;
+		_exit(bad);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+	ck_assert_uint_eq(STAT_GET(ss, rx_offload_packets), 100);	/* parent untouched */
+	ck_assert_int_eq(access(parent_path, F_OK), 0);
+}
+END_TEST
+
+/* Copy the live segment to path, let fix() damage it, and open it with a reader. */
+static int open_damaged(const char *path, void (*fix)(char *base, size_t size), size_t keep)
+{
+	struct stats_reader r;
+	FILE *f = fopen(path, "w");
+	char *copy = malloc(stats_seg.size);
+	int err;
+
+	ck_assert_ptr_nonnull(f);
+	memcpy(copy, stats_seg.base, stats_seg.size);
+	if (fix)
+		fix(copy, stats_seg.size);
+	ck_assert_uint_eq(fwrite(copy, 1, keep, f), keep);
+	fclose(f);
+	free(copy);
+	err = stats_reader_open(&r, path, false);
+	if (!err)
+		stats_reader_close(&r);
+	return err;
+}
+
+static void bad_magic(char *b, size_t n) { b[0] = 'X'; }
+static void bad_version(char *b, size_t n) { ((struct shim_stats_hdr *)b)->layout_version = 99; }
+static void not_ready(char *b, size_t n) { ((struct shim_stats_hdr *)b)->ready = 0; }
+static void bad_kinds(char *b, size_t n) { ((struct shim_stats_hdr *)b)->kind_count = 1000; }
+static void bad_slots(char *b, size_t n)
+{
+	struct shim_stats_hdr *h = (void *)b;
+	struct shim_stats_kind *k = (void *)(b + h->kinds_off);
+	k->slot_count = 1u << 30;
+}
+static void bad_entry(char *b, size_t n)
+{
+	struct shim_stats_hdr *h = (void *)b;
+	struct shim_stats_schema *e = (void *)(b + h->schema_off);
+	e[0].kind = 200;		/* no such kind */
+	e[1].offset = 1u << 20;		/* outside the slot */
+	e[2].offset = 3;		/* misaligned */
+	memset(e[3].name, 'x', sizeof(e[3].name));	/* no terminator */
+}
+
+START_TEST(reader_rejects_bad_files)
+{
+	char path[PATH_MAX];
+	struct stats_reader r;
+	struct stats_snap s;
+
+	ck_assert_int_eq(stats_segment_create(dir, 4), 0);
+	snprintf(path, sizeof(path), "%s/copy", dir);
+	ck_assert_int_eq(open_damaged(path, NULL, stats_seg.size), 0);
+	ck_assert_int_eq(open_damaged(path, bad_magic, stats_seg.size), -EPROTO);
+	ck_assert_int_eq(open_damaged(path, bad_version, stats_seg.size), -EPROTO);
+	ck_assert_int_eq(open_damaged(path, not_ready, stats_seg.size), -EAGAIN);
+	ck_assert_int_eq(open_damaged(path, bad_kinds, stats_seg.size), -EPROTO);
+	ck_assert_int_eq(open_damaged(path, bad_slots, stats_seg.size), -EPROTO);
+	ck_assert_int_eq(open_damaged(path, NULL, stats_seg.size / 2), -EPROTO);
+	ck_assert_int_eq(open_damaged(path, NULL, 10), -EPROTO);
+	ck_assert_int_eq(stats_reader_open(&r, "/nonexistent", false), -ENOENT);
+	/* bad schema entries are skipped, the rest still reads */
+	ck_assert_int_eq(open_damaged(path, bad_entry, stats_seg.size), 0);
+	ck_assert_int_eq(stats_reader_open(&r, path, false), 0);
+	ck_assert_int_eq(stats_snap_take(&r, &s, -1, -1), 0);
+	ck_assert_uint_eq(s.nstats, stats_seg.hdr->schema_core_count - 3);
+	for (unsigned i = 0; i < s.nstats; i++)
+		ck_assert_uint_lt(strlen(s.stats[i].name), sizeof(s.stats[i].name));
+	ck_assert_int_ge(stats_snap_find(&s, "socket.bound_addr"), 0);
+	stats_snap_free(&s);
+	stats_reader_close(&r);
+}
+END_TEST
+
 /* --- concurrency ------------------------------------------------------------------ */
 #define STEP 0x100000001ull	/* changes both 32-bit halves: a torn read is not a multiple */
 static volatile int stop_writer;
@@ -350,6 +468,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, custom_stats);
 	tcase_add_test(tc, sum_over_slots);
 	tcase_add_test(tc, zero_request);
+	tcase_add_test(tc, reader_rejects_bad_files);
+	tcase_add_test(tc, fork_child_segment);
 	tcase_add_test(tc, no_torn_or_decreasing);
 	suite_add_tcase(s, tc);
 	return s;
@@ -357,11 +477,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return stats_test_run(suite());
 }

@@ -1,0 +1,28 @@
+/* segv.c — crashes on purpose (segv.sh: SHIM_HANDLE_SIGSEGV logs a backtrace and the
+ * process still dies of SIGSEGV). With an argument, first installs its own handler,
+ * which must run and exit cleanly. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static void own_handler(int sig)
+{
+	(void)sig;
+	static const char msg[] = "own handler ran\n";
+	write(1, msg, sizeof(msg) - 1);
+	_exit(3);
+}
+
+int main(int argc, char **argv)
+{
+	struct sigaction old;
+	volatile int *p = NULL;
+
+	sigaction(SIGSEGV, NULL, &old);
+	printf("SIGSEGV action is default: %d\n", old.sa_handler == SIG_DFL);
+	fflush(stdout);
+	if (argc > 1)
+		signal(SIGSEGV, own_handler);
+	return *p;
+}
