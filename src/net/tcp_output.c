@@ -5,59 +5,20 @@
 #include <string.h>
 #include <arpa/inet.h>
 
+#include "net/ip.h"
 #include "net/tcp_priv.h"
 
-/* One's-complement sum in native byte order (RFC 1071: the sum is byte-order
- * independent, so the folded result stored as-is is in network order). */
-static uint64_t csum_add(uint64_t sum, const uint8_t *p, size_t len)
-{
-	uint32_t w[4];
-	uint16_t v2;
-
-	/* 32-bit words into a 64-bit accumulator: no carry handling until the fold. */
-	for (; len >= 16; p += 16, len -= 16) {
-		memcpy(w, p, 16);
-		sum += (uint64_t)w[0] + w[1] + w[2] + w[3];
-	}
-	for (; len >= 4; p += 4, len -= 4) {
-		memcpy(w, p, 4);
-		sum += w[0];
-	}
-	if (len >= 2) {
-		memcpy(&v2, p, 2);
-		sum += v2;
-		p += 2;
-		len -= 2;
-	}
-	if (len) {
-		uint8_t last[2] = { p[0], 0 };
-
-		memcpy(&v2, last, 2);
-		sum += v2;
-	}
-	return sum;
-}
-
+/* Pseudo-header plus segment, with the IP layer's RFC 1071 helpers. hlen is even (a
+ * TCP header is a multiple of 4 bytes), so data keeps its alignment in the sum. */
 uint16_t tcp_csum(uint32_t saddr, uint32_t daddr, const uint8_t *hdr, size_t hlen,
 		  const uint8_t *data, size_t dlen)
 {
-	uint8_t ph[12];
-	uint16_t tl = htons((uint16_t)(hlen + dlen));
-	uint64_t sum;
+	uint32_t sum = csum_pseudo(saddr, daddr, IPPROTO_NUM_TCP, (uint16_t)(hlen + dlen));
 
-	memcpy(ph, &saddr, 4);
-	memcpy(ph + 4, &daddr, 4);
-	ph[8] = 0;
-	ph[9] = 6;	/* IPPROTO_TCP */
-	memcpy(ph + 10, &tl, 2);
-	sum = csum_add(0, ph, sizeof(ph));
-	sum = csum_add(sum, hdr, hlen);	/* hlen is even here: data keeps its alignment */
-	sum = csum_add(sum, data, dlen);
-	sum = (sum & 0xffffffff) + (sum >> 32);
-	sum = (sum & 0xffffffff) + (sum >> 32);
-	sum = (sum & 0xffff) + (sum >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
+	sum = csum_partial(hdr, hlen, sum);
+	if (dlen)
+		sum = csum_partial(data, dlen, sum);
+	return csum_fold(sum);
 }
 
 /* Window we can offer now: never shrinks what we already advertised, and grows only by
