@@ -131,12 +131,23 @@ uint64_t tcp_next_deadline(const struct tcp_stack *st);
 uint64_t tcp_conn_deadline(const struct tcp_conn *c);
 
 /* --- connections --- */
+/* A new CLOSED connection owned by the caller until tcp_close(). Options set before
+ * connect/listen apply to the handshake (TCP_OPT_MAXSEG, buffers). */
 int tcp_conn_create(struct tcp_stack *st, struct tcp_conn **out);
 void tcp_conn_set_user(struct tcp_conn *c, void *user);
 void *tcp_conn_user(const struct tcp_conn *c);
+/* Local address (0 = any, listeners only) and port (0 = ephemeral at connect);
+ * -EADDRINUSE when a listener holds exactly this address and port. */
 int tcp_bind(struct tcp_conn *c, uint32_t laddr, uint16_t lport);
+/* backlog bounds the accept queue; the SYN queue holds up to twice that (at least 16)
+ * and never more than cfg.max_syn_backlog. Calling it again adjusts the backlog. */
 int tcp_listen(struct tcp_conn *c, int backlog);
+/* Sends the SYN and returns 0 (TCP_EV_CONNECTED or TCP_EV_ERROR follow). Needs a bound
+ * local address (the IP layer picks it). -EADDRINUSE when the 4-tuple is taken,
+ * including a TIME_WAIT that timestamps do not allow to reuse yet. */
 int tcp_connect(struct tcp_conn *c, uint32_t raddr, uint16_t rport);
+/* The oldest established connection of the accept queue, or -EAGAIN. Connections that
+ * completed the handshake report events only once accepted. */
 int tcp_accept(struct tcp_conn *listener, struct tcp_conn **out);
 
 #define TCP_SEND_MORE	0x1	/* MSG_MORE: hold a partial segment */
@@ -147,7 +158,9 @@ ssize_t tcp_send(struct tcp_conn *c, const void *buf, size_t len, int flags);
 ssize_t tcp_recv(struct tcp_conn *c, void *buf, size_t len, int flags);
 int tcp_shutdown(struct tcp_conn *c, int how);	/* SHUT_RD / SHUT_WR / SHUT_RDWR */
 /* Releases the application's handle: graceful close, or RST when SO_LINGER is on with
- * a zero timeout or unread data remains. The engine frees the connection later. */
+ * a zero timeout or unread data remains. The engine finishes the close (FIN
+ * retransmission, TIME_WAIT) and frees the connection later. A positive SO_LINGER is
+ * the caller's to honour: wait until tcp_tx_queued() is 0 or the time is up, then close. */
 void tcp_close(struct tcp_conn *c);
 /* Sends RST (when synchronized) and drops the connection; the handle stays valid. */
 void tcp_abort(struct tcp_conn *c);
