@@ -209,6 +209,7 @@ static bool ack_input(struct tcp_conn *c, const struct tcp_parsed *p)
 			acked--;
 		if (our_fin_acked(c) && acked)
 			acked--;
+		tcp_undo_spurious(c, p);
 		tcp_ack_newdata(c, acked, prior, rtt);
 		if (p->nsack && c->sack_ok)
 			tcp_detect_loss(c);

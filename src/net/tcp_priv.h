@@ -168,6 +168,10 @@ struct tcp_conn {
 	uint32_t sacked_bytes, lost_bytes, retx_bytes;	/* RFC 6675 scoreboard totals */
 	uint32_t high_rxt;
 	uint32_t prior_cwnd;
+	uint32_t undo_cwnd, undo_ssthresh;	/* state before the reduction, for undo */
+	uint32_t rexmit_tsval;		/* TSval of the fast retransmission */
+	bool undo_possible;
+	uint8_t reordering;		/* DupThresh: 3, raised when reordering is seen */
 	const struct cc_ops *cc;
 	union cc_state ccs;
 
@@ -277,6 +281,7 @@ size_t tcp_sack_blocks(const struct tcp_conn *c, uint32_t blocks[][2], size_t ma
 void tcp_ack_newdata(struct tcp_conn *c, uint32_t acked, uint32_t prior_una, uint64_t rtt_us);
 void tcp_dupack(struct tcp_conn *c);
 void tcp_detect_loss(struct tcp_conn *c);
+bool tcp_undo_spurious(struct tcp_conn *c, const struct tcp_parsed *p);
 void tcp_enter_recovery(struct tcp_conn *c);
 void tcp_rto_recovery(struct tcp_conn *c);
 void tcp_rtt_sample(struct tcp_conn *c, uint32_t rtt_us);

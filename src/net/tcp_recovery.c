@@ -35,6 +35,10 @@ void tcp_enter_recovery(struct tcp_conn *c)
 {
 	struct tcp_seg *head = c->sndq.head;
 
+	c->undo_cwnd = c->cwnd;
+	c->undo_ssthresh = c->ssthresh;
+	c->undo_possible = c->ts_ok;
+	c->rexmit_tsval = tcp_ts_now(c);	/* what the retransmission below carries */
 	c->ssthresh = c->cc->ssthresh(c);
 	c->prior_cwnd = c->cwnd;
 	c->in_recovery = true;
@@ -73,6 +77,27 @@ static void exit_recovery(struct tcp_conn *c)
 		c->cwnd = c->mss;
 	c->dupacks = 0;
 	tcp_sack_clear(c);
+}
+
+/* Eifel detection (RFC 3522): an ACK in recovery that echoes a timestamp older than our
+ * fast retransmission was caused by the original segment, so the "loss" was only
+ * reordering. Undo the reduction and require more dupacks from now on (as Linux
+ * raises its reordering metric). Returns true when it undid. */
+bool tcp_undo_spurious(struct tcp_conn *c, const struct tcp_parsed *p)
+{
+	if (!c->in_recovery || !c->undo_possible || !p->has_ts || !p->tsecr ||
+	    !SEQ_LT(p->tsecr, c->rexmit_tsval))
+		return false;
+	c->undo_possible = false;
+	c->in_recovery = false;
+	c->cwnd = c->undo_cwnd > c->cwnd ? c->undo_cwnd : c->cwnd;
+	c->ssthresh = c->undo_ssthresh;
+	c->dupacks = 0;
+	tcp_sack_clear(c);
+	if (c->reordering < 16)
+		c->reordering++;
+	c->st->stats.spurious_undos++;
+	return true;
 }
 
 /* A new cumulative ACK advanced snd_una by acked bytes. */
@@ -135,7 +160,7 @@ void tcp_detect_loss(struct tcp_conn *c)
 
 	if (c->in_recovery || c->after_rto || !head || head->sacked)
 		return;
-	if (c->dupacks >= 3 || early_retransmit(c)) {
+	if (c->dupacks >= c->reordering || early_retransmit(c)) {
 		tcp_enter_recovery(c);
 		return;
 	}

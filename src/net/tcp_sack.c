@@ -1,10 +1,8 @@
 /* tcp_sack.c — selective acknowledgement (RFC 2018) and the RFC 6675 scoreboard.
  * Receiver side: SACK blocks describing the out-of-order queue, most recent first.
  * Sender side: marking SACKed segments, deciding which are lost (IsLost with
- * DupThresh = 3), the pipe estimate that paces recovery, and reneging detection. */
+ * DupThresh = 3, raised per connection once reordering is proven), the pipe estimate that paces recovery, and reneging detection. */
 #include "net/tcp_priv.h"
-
-#define DUP_THRESH 3
 
 size_t tcp_sack_blocks(const struct tcp_conn *c, uint32_t blocks[][2], size_t max)
 {
@@ -81,8 +79,8 @@ void tcp_sack_mark_lost(struct tcp_conn *c)
 		}
 		if (!segs_above)
 			break;
-		if (!s->lost && (segs_above >= DUP_THRESH ||
-				 bytes_above > (DUP_THRESH - 1) * (uint32_t)c->mss)) {
+		if (!s->lost && (segs_above >= c->reordering ||
+				 bytes_above > (c->reordering - 1u) * c->mss)) {
 			s->lost = 1;
 			c->lost_bytes += seg_seqlen(s);
 		}

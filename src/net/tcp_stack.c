@@ -290,6 +290,7 @@ struct tcp_conn *tcp_conn_alloc(struct tcp_stack *st)
 	c->keepintvl_s = st->cfg.keepintvl_s;
 	c->keepcnt = st->cfg.keepcnt;
 	c->rto_us = st->cfg.rto_init_us;
+	c->reordering = 3;
 	c->nodelay = st->cfg.nodelay;
 	c->quickack = st->cfg.quickack;
 	c->cc = st->cfg.cc_algo == TCP_CC_CUBIC ? &cc_cubic :

@@ -573,6 +573,26 @@ START_TEST(sequence_numbers_wrap_around_under_loss)
 }
 END_TEST
 
+
+/* Segments overtaken on the wire (no loss at all) trigger fast retransmits; timestamps
+ * prove them spurious, the window reduction is undone and the dupack threshold rises. */
+START_TEST(spurious_fast_retransmits_from_reordering_are_undone)
+{
+	struct th *th = setup(NULL, NULL);
+	const struct tcp_stack_stats *sa = tcp_stack_stats(th->side[TH_A].st);
+
+	th_seed(th, 11);
+	th->reorder = 0.02;
+	th->reorder_us = 5000;
+	ck_assert_int_eq(th_transfer(th, cl, sv, 4 << 20, 60000000), 4 << 20);
+	ck_assert_uint_eq(th->dropped, 0);
+	ck_assert_int_gt(sa->fast_retrans, 0);
+	ck_assert_int_gt(sa->spurious_undos, 0);
+	ck_assert_uint_gt(cl->reordering, 3);
+	finish(th);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("tcp_loss");
@@ -600,6 +620,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, tail_loss_probe_repairs_a_lost_tail_without_rto);
 	tcase_add_test(tc, early_retransmit_needs_fewer_dupacks_for_a_small_flight);
 	tcase_add_loop_test(tc, sequence_numbers_wrap_around_under_loss, 0, 2);
+	tcase_add_test(tc, spurious_fast_retransmits_from_reordering_are_undone);
 	tcase_add_loop_test(tc, full_lifecycle_survives_ten_percent_loss, 0, 8);
 	suite_add_tcase(s, tc);
 	return s;
