@@ -216,11 +216,20 @@ static bool ack_input(struct tcp_conn *c, const struct tcp_parsed *p)
 		tcp_rearm_rtx(c);
 		notify_writable(c);
 	} else if (p->ack == c->snd_una) {
-		if (c->sack_ok && p->nsack)
-			tcp_sack_update(c, p);
+		uint32_t newly = c->sack_ok && p->nsack ? tcp_sack_update(c, p) : 0;
+
 		if (!p->len && !(p->flags & (TCP_SYN | TCP_FIN)) && wnd == old_wnd &&
-		    c->snd_una != c->snd_max)
+		    c->snd_una != c->snd_max) {
 			tcp_dupack(c);
+		} else if (newly) {
+			/* Not a duplicate ACK (it carries data or a new window), but new SACK
+			 * information is loss evidence all the same: a peer sending data back
+			 * never produces pure dupacks. */
+			if (c->in_recovery)
+				tcp_sack_mark_lost(c);
+			else
+				tcp_detect_loss(c);
+		}
 	}
 	if (SEQ_LT(c->snd_wl1, p->seq) || (c->snd_wl1 == p->seq && SEQ_LEQ(c->snd_wl2, p->ack))) {
 		c->snd_wnd = wnd;

@@ -270,7 +270,7 @@ void tcp_negotiate_syn_options(struct tcp_conn *c, const struct tcp_parsed *p);
 uint32_t tcp_ts_now(const struct tcp_conn *c);
 
 /* tcp_sack.c */
-void tcp_sack_update(struct tcp_conn *c, const struct tcp_parsed *p);
+uint32_t tcp_sack_update(struct tcp_conn *c, const struct tcp_parsed *p);
 void tcp_sack_mark_lost(struct tcp_conn *c);
 uint32_t tcp_pipe(const struct tcp_conn *c);
 void tcp_sack_clear(struct tcp_conn *c);

@@ -41,8 +41,11 @@ size_t tcp_sack_blocks(const struct tcp_conn *c, uint32_t blocks[][2], size_t ma
 	return n;
 }
 
-void tcp_sack_update(struct tcp_conn *c, const struct tcp_parsed *p)
+/* Marks what the blocks cover; returns the bytes SACKed for the first time. */
+uint32_t tcp_sack_update(struct tcp_conn *c, const struct tcp_parsed *p)
 {
+	uint32_t newly = 0;
+
 	for (unsigned b = 0; b < p->nsack; b++) {
 		uint32_t l = p->sack[b][0], r = p->sack[b][1];
 
@@ -56,10 +59,12 @@ void tcp_sack_update(struct tcp_conn *c, const struct tcp_parsed *p)
 				continue;
 			s->sacked = 1;
 			c->sacked_bytes += seg_seqlen(s);
+			newly += seg_seqlen(s);
 			if (s->lost)
 				c->lost_bytes -= seg_seqlen(s);
 		}
 	}
+	return newly;
 }
 
 /* IsLost(): a hole is lost once DupThresh segments, or more than (DupThresh - 1) * MSS

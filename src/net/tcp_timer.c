@@ -169,6 +169,8 @@ static void tlp_send(struct tcp_conn *c)
 	struct tcp_seg *last = NULL;
 
 	c->st->stats.tail_loss_probes++;
+	tcp_log(SHIM_LOG_DEBUG, c, "loss probe: una %u nxt %u wnd %u cwnd %u", c->snd_una,
+		c->snd_nxt, c->snd_wnd, c->cwnd);
 	c->tlp_out = true;
 	c->cwnd += c->mss;
 	c->push_now = true;
@@ -251,6 +253,8 @@ static void rtx_expired(struct tcp_conn *c)
 		tcp_conn_done(c, ETIMEDOUT);
 		return;
 	}
+	tcp_log(SHIM_LOG_DEBUG, c, "RTO: una %u nxt %u max %u wnd %u cwnd %u flight %u backoff %u",
+		c->snd_una, c->snd_nxt, c->snd_max, c->snd_wnd, c->cwnd, tcp_flight(c), c->backoff);
 	tcp_rto_recovery(c);
 	c->retries++;
 	backoff_up(c);

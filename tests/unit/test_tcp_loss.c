@@ -593,6 +593,43 @@ START_TEST(spurious_fast_retransmits_from_reordering_are_undone)
 }
 END_TEST
 
+
+/* Both ends stream at once, so every ACK rides on data and no pure duplicate ACK ever
+ * comes back. The SACK blocks on those data segments must still drive fast recovery
+ * (a stream to and from an echo server, as with a kernel peer). */
+START_TEST(sack_on_data_segments_triggers_recovery_without_dupacks)
+{
+	struct th *th = setup(NULL, NULL);
+	const struct tcp_stack_stats *sa = tcp_stack_stats(th->side[TH_A].st);
+	static uint8_t buf[1 << 16];
+	size_t got_a = 0, got_b = 0, sent_a = 0, sent_b = 0;
+	const size_t total = 4 << 20;
+
+	ck_assert_int_eq(tcp_setopt(cl, TCP_OPT_NODELAY, 1), 0);
+	ck_assert_int_eq(tcp_setopt(sv, TCP_OPT_NODELAY, 1), 0);
+	th_drop_rule(th, TH_A, 0, 0, 1, 200, 1);	/* one data segment, mid-stream */
+	while ((got_a < total || got_b < total) && th->now < 100000000) {
+		ssize_t r;
+
+		if (sent_a < total && (r = tcp_send(cl, buf, sizeof(buf), 0)) > 0)
+			sent_a += (size_t)r;
+		if (sent_b < total && (r = tcp_send(sv, buf, sizeof(buf), 0)) > 0)
+			sent_b += (size_t)r;
+		while ((r = tcp_recv(sv, buf, sizeof(buf), 0)) > 0)
+			got_b += (size_t)r;
+		while ((r = tcp_recv(cl, buf, sizeof(buf), 0)) > 0)
+			got_a += (size_t)r;
+		th_advance(th, 100);
+	}
+	ck_assert_uint_ge(got_b, total);
+	ck_assert_uint_ge(got_a, total);
+	ck_assert_uint_eq(th->dropped, 1);
+	ck_assert_int_eq(sa->sack_recoveries, 1);
+	ck_assert_int_eq(sa->rto_timeouts, 0);
+	finish(th);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("tcp_loss");
@@ -621,6 +658,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, early_retransmit_needs_fewer_dupacks_for_a_small_flight);
 	tcase_add_loop_test(tc, sequence_numbers_wrap_around_under_loss, 0, 2);
 	tcase_add_test(tc, spurious_fast_retransmits_from_reordering_are_undone);
+	tcase_add_test(tc, sack_on_data_segments_triggers_recovery_without_dupacks);
 	tcase_add_loop_test(tc, full_lifecycle_survives_ten_percent_loss, 0, 8);
 	suite_add_tcase(s, tc);
 	return s;

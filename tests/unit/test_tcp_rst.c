@@ -3,6 +3,7 @@
  * limit), RSTs for unknown connections, PAWS (RFC 7323) and the acceptability test. */
 #include <check.h>
 #include <errno.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
 
@@ -545,6 +546,69 @@ START_TEST(time_wait_without_timestamps_takes_a_syn_with_a_higher_sequence)
 }
 END_TEST
 
+
+/* Segment from c's peer carrying data, an ACK and one SACK block [l, r). */
+static void inject_data_with_sack(struct th *th, struct tcp_conn *c, uint32_t seq,
+				  uint32_t ack, uint32_t l, uint32_t r)
+{
+	uint8_t seg[20 + 24 + 100] = { 0 };
+	int from = c->st == th->side[TH_A].st ? TH_B : TH_A;
+	uint32_t v;
+
+	memcpy(seg, &c->rport, 2);
+	memcpy(seg + 2, &c->lport, 2);
+	v = htonl(seq);
+	memcpy(seg + 4, &v, 4);
+	v = htonl(ack);
+	memcpy(seg + 8, &v, 4);
+	seg[12] = (44 / 4) << 4;
+	seg[13] = TCP_ACK;
+	seg[14] = 0xff;
+	seg[15] = 0xff;
+	seg[32] = TCPOPT_NOP;
+	seg[33] = TCPOPT_NOP;
+	seg[34] = TCPOPT_SACK;
+	seg[35] = 10;
+	v = htonl(l);
+	memcpy(seg + 36, &v, 4);
+	v = htonl(r);
+	memcpy(seg + 40, &v, 4);
+	memset(seg + 20, TCPOPT_NOP, 12);	/* no timestamp: NOPs in its place */
+	th_fix_csum(from, seg, sizeof(seg));
+	ck_assert_int_eq(tcp_input(c->st, th_addr(from), th_addr(!from), seg, sizeof(seg)), 0);
+}
+
+/* The peer keeps sending data whose ACK field stays at our snd_una while its SACK blocks
+ * grow: no pure duplicate ACK ever comes, yet the SACK information alone must start
+ * fast recovery (a kernel echo server does exactly this). */
+START_TEST(sack_blocks_on_data_segments_start_recovery)
+{
+	struct th *th = setup(NULL, NULL);
+	static uint8_t buf[10 * 1448];
+	uint32_t una, mss = cl->mss, seq;
+	const struct th_seg *rx;
+
+	ck_assert_int_eq(tcp_setopt(cl, TCP_OPT_NODELAY, 1), 0);
+	th->blackhole[TH_A] = true;
+	ck_assert_int_eq(tcp_send(cl, buf, 10 * mss, 0), 10 * mss);
+	una = cl->snd_una;
+	seq = cl->rcv_nxt;
+	for (uint32_t k = 2; k <= 4; k++) {
+		inject_data_with_sack(th, cl, seq, una, una + mss, una + k * mss);
+		seq += 100;
+	}
+	ck_assert_int_eq(tcp_stack_stats(th->side[TH_A].st)->sack_recoveries, 1);
+	rx = th_last(th, TH_A);
+	ck_assert_uint_eq(rx->seq, una);	/* the hole went out again at once */
+	ck_assert_uint_eq(rx->len, mss);
+	ck_assert_uint_eq(cl->rcv_nxt, seq);	/* and the data was taken */
+	th->blackhole[TH_A] = false;
+	tcp_abort(cl);
+	tcp_abort(sv);
+	finish(th);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("tcp_rst");
@@ -575,6 +639,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, duplicate_data_is_reported_with_a_dsack_block);
 	tcase_add_test(tc, time_wait_refuses_a_syn_with_an_old_timestamp);
 	tcase_add_test(tc, time_wait_without_timestamps_takes_a_syn_with_a_higher_sequence);
+	tcase_add_test(tc, sack_blocks_on_data_segments_start_recovery);
 	suite_add_tcase(s, tc);
 	return s;
 }
