@@ -107,7 +107,7 @@ struct tcp_stack_stats {
 	uint64_t challenge_acks, challenge_ack_limited, paws_drops, ooo_drops, oow_acks_skipped;
 	uint64_t fast_retrans, rto_timeouts, tw_reused, keepalive_timeouts;
 	uint64_t dup_acks, sack_recoveries, reno_recoveries, zero_window_probes, sack_reneging;
-	uint64_t tail_loss_probes, early_retrans, spurious_undos;
+	uint64_t tail_loss_probes, early_retrans, spurious_undos, lost_retrans;
 };
 
 struct tcp_stack *tcp_stack_create(const struct tcp_config *cfg,

@@ -236,10 +236,13 @@ void tcp_sndq_acked(struct tcp_conn *c, uint32_t ack, uint64_t *rtt_us)
 	*rtt_us = 0;
 	while ((s = c->sndq.head)) {
 		if (SEQ_LEQ(seg_end(s), ack)) {
-			if (s->xmits == 1)
+			if (s->xmits == 1) {
 				*rtt_us = c->st->now - s->xmit_us;
-			else
+				if (s->xmit_us > c->rack_xmit_us)
+					c->rack_xmit_us = s->xmit_us;
+			} else {
 				*rtt_us = 0;
+			}
 			if (s->sacked)
 				c->sacked_bytes -= seg_seqlen(s);
 			if (s->lost && !s->sacked)

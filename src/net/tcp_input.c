@@ -181,6 +181,8 @@ static bool ack_input(struct tcp_conn *c, const struct tcp_parsed *p)
 		tcp_send_challenge_ack(c);
 		return false;
 	}
+	if (c->sack_ok && p->nsack)
+		tcp_dsack_undo(c, p);
 	if (SEQ_GT(p->ack, c->snd_una)) {
 		uint32_t acked = p->ack - c->snd_una, prior = c->snd_una;
 		uint64_t rtt = 0;
@@ -329,6 +331,7 @@ static void conn_input(struct tcp_conn *c, const struct tcp_parsed *p0)
 	if (c->ts_ok && p.has_ts && !(p.flags & TCP_RST) && SEQ_LT(p.tsval, c->ts_recent) &&
 	    c->st->now - c->ts_recent_us < PAWS_IDLE_US) {
 		c->st->stats.paws_drops++;
+		note_duplicate(c, &p);	/* an old duplicate: report it (Linux does too) */
 		send_oow_ack(c, &p);
 		return;
 	}

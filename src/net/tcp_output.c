@@ -115,6 +115,8 @@ bool tcp_retransmit_seg(struct tcp_conn *c, struct tcp_seg *s)
 	}
 	c->st->stats.retrans_segs++;
 	c->total_retrans++;
+	if (c->in_recovery)
+		c->undo_retrans++;
 	c->bytes_retrans += s->len;
 	if (SEQ_GT(seg_end(s), c->high_rxt))
 		c->high_rxt = seg_end(s);

@@ -167,10 +167,13 @@ struct tcp_conn {
 	uint32_t recover;		/* snd_max when recovery started (RFC 6582) */
 	uint32_t sacked_bytes, lost_bytes, retx_bytes;	/* RFC 6675 scoreboard totals */
 	uint32_t high_rxt;
+	uint64_t rack_xmit_us;		/* latest send time among segments known delivered */
 	uint32_t prior_cwnd;
 	uint32_t undo_cwnd, undo_ssthresh;	/* state before the reduction, for undo */
 	uint32_t rexmit_tsval;		/* TSval of the fast retransmission */
-	bool undo_possible;
+	bool undo_possible;		/* Eifel check still open for this episode */
+	uint32_t undo_retrans;		/* retransmissions not yet proven needless by D-SACK */
+	uint32_t undo_lo, undo_hi;	/* sequence range of the recovery episode */
 	uint8_t reordering;		/* DupThresh: 3, raised when reordering is seen */
 	const struct cc_ops *cc;
 	union cc_state ccs;
@@ -282,6 +285,7 @@ void tcp_ack_newdata(struct tcp_conn *c, uint32_t acked, uint32_t prior_una, uin
 void tcp_dupack(struct tcp_conn *c);
 void tcp_detect_loss(struct tcp_conn *c);
 bool tcp_undo_spurious(struct tcp_conn *c, const struct tcp_parsed *p);
+void tcp_dsack_undo(struct tcp_conn *c, const struct tcp_parsed *p);
 void tcp_enter_recovery(struct tcp_conn *c);
 void tcp_rto_recovery(struct tcp_conn *c);
 void tcp_rtt_sample(struct tcp_conn *c, uint32_t rtt_us);

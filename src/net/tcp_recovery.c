@@ -38,6 +38,9 @@ void tcp_enter_recovery(struct tcp_conn *c)
 	c->undo_cwnd = c->cwnd;
 	c->undo_ssthresh = c->ssthresh;
 	c->undo_possible = c->ts_ok;
+	c->undo_retrans = 0;
+	c->undo_lo = c->snd_una;
+	c->undo_hi = c->snd_max;
 	c->rexmit_tsval = tcp_ts_now(c);	/* what the retransmission below carries */
 	c->ssthresh = c->cc->ssthresh(c);
 	c->prior_cwnd = c->cwnd;
@@ -79,25 +82,59 @@ static void exit_recovery(struct tcp_conn *c)
 	tcp_sack_clear(c);
 }
 
+/* The reduction of the last recovery episode was for nothing: restore the window and
+ * require more dupacks from now on (as Linux raises its reordering metric). */
+static void undo_reduction(struct tcp_conn *c)
+{
+	c->undo_possible = false;
+	c->undo_retrans = 0;
+	c->undo_hi = c->undo_lo;	/* the episode is settled */
+	if (c->in_recovery) {
+		c->in_recovery = false;
+		c->dupacks = 0;
+		tcp_sack_clear(c);
+	}
+	if (c->undo_cwnd > c->cwnd)
+		c->cwnd = c->undo_cwnd;
+	c->ssthresh = c->undo_ssthresh;
+	if (c->reordering < 10)	/* without RACK a higher threshold only delays repair */
+		c->reordering++;
+	c->st->stats.spurious_undos++;
+}
+
 /* Eifel detection (RFC 3522): an ACK in recovery that echoes a timestamp older than our
  * fast retransmission was caused by the original segment, so the "loss" was only
- * reordering. Undo the reduction and require more dupacks from now on (as Linux
- * raises its reordering metric). Returns true when it undid. */
+ * reordering. Returns true when it undid. */
 bool tcp_undo_spurious(struct tcp_conn *c, const struct tcp_parsed *p)
 {
 	if (!c->in_recovery || !c->undo_possible || !p->has_ts || !p->tsecr ||
 	    !SEQ_LT(p->tsecr, c->rexmit_tsval))
 		return false;
-	c->undo_possible = false;
-	c->in_recovery = false;
-	c->cwnd = c->undo_cwnd > c->cwnd ? c->undo_cwnd : c->cwnd;
-	c->ssthresh = c->undo_ssthresh;
-	c->dupacks = 0;
-	tcp_sack_clear(c);
-	if (c->reordering < 16)
-		c->reordering++;
-	c->st->stats.spurious_undos++;
+	undo_reduction(c);
 	return true;
+}
+
+/* D-SACK undo (RFC 3708): each D-SACK for the episode's range says one retransmission
+ * was a duplicate at the receiver; once every retransmission is accounted for, none
+ * was needed. Catches reordering longer than an RTT, which Eifel cannot see. */
+void tcp_dsack_undo(struct tcp_conn *c, const struct tcp_parsed *p)
+{
+	uint32_t l, r, segs;
+
+	if (!p->nsack || !c->undo_retrans || !SEQ_LT(c->undo_lo, c->undo_hi))
+		return;
+	l = p->sack[0][0];
+	r = p->sack[0][1];
+	/* RFC 2883: a D-SACK is the first block, below the ACK or inside the second. */
+	if (!(SEQ_LEQ(r, p->ack) || (p->nsack > 1 && SEQ_GEQ(l, p->sack[1][0]) &&
+				     SEQ_LEQ(r, p->sack[1][1]))))
+		return;
+	if (SEQ_LT(l, c->undo_lo) || SEQ_GT(r, c->undo_hi))
+		return;
+	segs = (r - l + c->mss - 1) / c->mss;
+	c->undo_retrans = c->undo_retrans > segs ? c->undo_retrans - segs : 0;
+	if (!c->undo_retrans)
+		undo_reduction(c);
 }
 
 /* A new cumulative ACK advanced snd_una by acked bytes. */
@@ -196,6 +233,8 @@ void tcp_rto_recovery(struct tcp_conn *c)
 	c->in_recovery = false;
 	c->after_rto = true;
 	c->tlp_out = false;
+	c->undo_retrans = 0;	/* after a timeout the episode can no longer be undone */
+	c->undo_possible = false;
 	c->recover = c->snd_max;
 	c->dupacks = 0;
 	c->cwnd = c->mss;

@@ -60,11 +60,35 @@ uint32_t tcp_sack_update(struct tcp_conn *c, const struct tcp_parsed *p)
 			s->sacked = 1;
 			c->sacked_bytes += seg_seqlen(s);
 			newly += seg_seqlen(s);
+			if (s->xmit_us > c->rack_xmit_us)
+				c->rack_xmit_us = s->xmit_us;
 			if (s->lost)
 				c->lost_bytes -= seg_seqlen(s);
 		}
 	}
 	return newly;
+}
+
+/* A retransmission is itself lost when a segment sent later (by more than a quarter
+ * RTT, the reordering allowance) has been SACKed: send it again now instead of waiting
+ * for the RTO (the time-ordered idea of RACK, RFC 8985, applied to retransmissions). */
+static void mark_lost_retransmissions(struct tcp_conn *c)
+{
+	uint64_t reo = c->srtt_us / 4 > 1000 ? c->srtt_us / 4 : 1000;
+
+	if (!c->in_recovery || !c->rack_xmit_us)
+		return;
+	for (struct tcp_seg *s = c->sndq.head; s && s != c->snd_next_seg; s = s->next) {
+		if (!s->retx || s->sacked || s->xmit_us + reo >= c->rack_xmit_us)
+			continue;
+		s->retx = 0;
+		c->retx_bytes -= seg_seqlen(s);
+		if (!s->lost) {
+			s->lost = 1;
+			c->lost_bytes += seg_seqlen(s);
+		}
+		c->st->stats.lost_retrans++;
+	}
 }
 
 /* IsLost(): a hole is lost once DupThresh segments, or more than (DupThresh - 1) * MSS
@@ -73,6 +97,7 @@ void tcp_sack_mark_lost(struct tcp_conn *c)
 {
 	uint32_t segs_above = 0, bytes_above = c->sacked_bytes;
 
+	mark_lost_retransmissions(c);
 	for (struct tcp_seg *s = c->sndq.head; s; s = s->next)
 		if (s->sacked)
 			segs_above++;
