@@ -74,7 +74,7 @@ uint32_t tcp_sack_update(struct tcp_conn *c, const struct tcp_parsed *p)
  * for the RTO (the time-ordered idea of RACK, RFC 8985, applied to retransmissions). */
 static void mark_lost_retransmissions(struct tcp_conn *c)
 {
-	uint64_t reo = c->srtt_us / 4 > 1000 ? c->srtt_us / 4 : 1000;
+	uint64_t reo = c->srtt_us / 4 > 50 ? c->srtt_us / 4 : 50;
 
 	if (!c->in_recovery || !c->rack_xmit_us)
 		return;

@@ -630,6 +630,30 @@ START_TEST(sack_on_data_segments_triggers_recovery_without_dupacks)
 }
 END_TEST
 
+
+/* The fast retransmission is lost too. Segments sent after it are SACKed, which shows
+ * the retransmission is gone: it is sent a third time within the same recovery instead
+ * of waiting for the retransmission timeout. */
+START_TEST(lost_retransmission_is_repaired_without_rto)
+{
+	struct th *th = setup(NULL, NULL);
+	const struct tcp_stack_stats *sa = tcp_stack_stats(th->side[TH_A].st);
+	struct seq_drop d;
+
+	ck_assert_int_eq(th_transfer(th, cl, sv, 200000, 1000000), 200000);	/* warm cwnd */
+	th_advance(th, 100000);
+	d.seq = cl->snd_nxt + 300 * cl->mss;	/* mid-stream: new data keeps flowing */
+	d.count = 2;
+	th->drop_pred = drop_seq;
+	th->drop_arg = &d;
+	ck_assert_int_eq(th_transfer(th, cl, sv, 4 << 20, 10000000), 4 << 20);
+	ck_assert_int_eq(d.count, 0);
+	ck_assert_int_ge(sa->lost_retrans, 1);
+	ck_assert_int_eq(sa->rto_timeouts, 0);
+	finish(th);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("tcp_loss");
@@ -659,6 +683,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, sequence_numbers_wrap_around_under_loss, 0, 2);
 	tcase_add_test(tc, spurious_fast_retransmits_from_reordering_are_undone);
 	tcase_add_test(tc, sack_on_data_segments_triggers_recovery_without_dupacks);
+	tcase_add_test(tc, lost_retransmission_is_repaired_without_rto);
 	tcase_add_loop_test(tc, full_lifecycle_survives_ten_percent_loss, 0, 8);
 	suite_add_tcase(s, tc);
 	return s;
