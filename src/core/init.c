@@ -1,8 +1,8 @@
 /* init.c — staged start-up (init.h). The library constructor resolves the real libc
- * functions, then runs log, parameters, rules and the fd table in that order, and
- * only then marks the library ready; until that moment every interposed call goes
- * straight to libc. Nothing heavy happens here: rings, netlink and the stats segment
- * users wait for the first AF_INET socket. */
+ * functions, then runs log, parameters, rules, the stats segment and the fd table in
+ * that order, and only then marks the library ready; until that moment every
+ * interposed call goes straight to libc. Rings and netlink wait for the first socket
+ * that is offloaded. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -10,9 +10,9 @@
 
 #include "core/init.h"
 #include "core/log.h"
-#include "core/stats.h"
 #include "core/params.h"
 #include "core/rules.h"
+#include "core/stats.h"
 #include "intercept/intercept.h"
 
 int shim_stage = SHIM_STAGE_NONE;
