@@ -35,12 +35,13 @@ enum tcp_state {
 enum tcp_cc_algo { TCP_CC_NEWRENO = 0, TCP_CC_CUBIC = 1, TCP_CC_NONE = 2 };
 
 /* Per-stack configuration. Start from tcp_config_default(); numeric fields left at
- * zero take the defaults (wscale excepted: 0 is a valid shift). */
+ * zero take the defaults, so a zeroed struct with a few fields set works too. */
 struct tcp_config {
 	uint32_t mtu;			/* SHIM_MTU: MSS defaults to mtu - 40 */
 	uint32_t mss;			/* SHIM_MSS: 0 = from mtu */
 	bool window_scaling;		/* SHIM_WINDOW_SCALING >= 0 (-1 turns it off) */
-	int wscale;			/* shift we offer, 0..14; < 0 sizes it to rcvbuf */
+	bool wscale_fixed;		/* offer exactly wscale; otherwise size it to rcvbuf */
+	uint8_t wscale;			/* 0..14 */
 	bool timestamps;
 	bool sack;
 	int cc_algo;			/* SHIM_TCP_CC_ALGO: enum tcp_cc_algo */

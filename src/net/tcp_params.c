@@ -35,7 +35,12 @@ void tcp_config_from_params(struct tcp_config *cfg, const struct shim_params *p)
 		cfg->window_scaling = false;
 	} else {
 		cfg->window_scaling = true;
-		cfg->wscale = p->window_scaling == -2 ? wscale_from_kernel() : (int)p->window_scaling;
+		int ws = p->window_scaling == -2 ? wscale_from_kernel() : (int)p->window_scaling;
+
+		if (ws >= 0) {
+			cfg->wscale_fixed = true;
+			cfg->wscale = (uint8_t)(ws > 14 ? 14 : ws);
+		}
 	}
 	switch (p->tcp_cc_algo) {
 	case SHIM_TCP_CC_CUBIC:

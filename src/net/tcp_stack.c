@@ -13,7 +13,6 @@ void tcp_config_default(struct tcp_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->mtu = 1500;
 	cfg->window_scaling = true;
-	cfg->wscale = -1;
 	cfg->timestamps = true;
 	cfg->sack = true;
 	cfg->cc_algo = TCP_CC_NEWRENO;

@@ -4,6 +4,7 @@
  * different configurations living side by side. */
 #include <check.h>
 #include <errno.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
 
@@ -428,6 +429,7 @@ START_TEST(parameters_map_onto_the_engine_configuration)
 	ck_assert_uint_eq(cfg.mtu, 1500);
 	ck_assert_uint_eq(cfg.mss, 0);
 	ck_assert(cfg.window_scaling);
+	ck_assert(cfg.wscale_fixed);
 	ck_assert_int_eq(cfg.wscale, 3);
 	ck_assert_int_eq(cfg.cc_algo, TCP_CC_NEWRENO);
 	shim_params.window_scaling = -1;
@@ -461,6 +463,25 @@ START_TEST(parameters_map_onto_the_engine_configuration)
 }
 END_TEST
 
+
+/* Callers may zero the struct and set only what they care about: everything else,
+ * window scale included, takes a working default. */
+START_TEST(zeroed_configuration_gets_working_defaults)
+{
+	struct tcp_config cfg;
+	struct th *th;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.window_scaling = cfg.timestamps = cfg.sack = true;
+	th = th_setup(&cfg, &cfg, &cl, &sv, &ls);
+	ck_assert_ptr_nonnull(th);
+	ck_assert_uint_eq(th_find(th, TH_A, TCP_SYN, TCP_SYN, 0)->ws, 3);	/* 256 KiB */
+	ck_assert_uint_eq(th_find(th, TH_A, TCP_SYN, TCP_SYN, 0)->mss, 1460);
+	ck_assert_int_eq(th_transfer(th, cl, sv, 1 << 20, 10000000), 1 << 20);
+	finish(th);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("tcp_conn");
@@ -485,6 +506,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, next_deadline_tracks_pending_timers);
 	tcase_add_test(tc, thousands_of_connections_grow_the_table_and_close_cleanly);
 	tcase_add_test(tc, parameters_map_onto_the_engine_configuration);
+	tcase_add_test(tc, zeroed_configuration_gets_working_defaults);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -288,6 +288,7 @@ START_TEST(fixed_window_scale_shift_is_advertised)
 	struct th *th;
 
 	th_config(&a);
+	a.wscale_fixed = true;
 	a.wscale = 3;
 	th = setup(&a, NULL);
 	ck_assert_uint_eq(th_find(th, TH_A, TCP_SYN, TCP_SYN, 0)->ws, 3);
