@@ -161,6 +161,8 @@ struct tcp_conn {
 	bool tlp_armed;			/* TT_RTX is the tail loss probe timer */
 	bool tlp_out;			/* a probe is unacknowledged (one at a time) */
 	uint32_t tlp_high;		/* snd_max when the probe went out */
+	uint32_t tlp_rexmit_seq;	/* segment a probe sent again (its D-SACK is no undo) */
+	bool tlp_rexmit;
 	bool after_rto;			/* RFC 6582: no fast recovery until snd_una passes recover */
 	bool fin_sent_once;
 	bool push_now;			/* cork deadline passed: send the partial segment */
@@ -174,7 +176,7 @@ struct tcp_conn {
 	bool undo_possible;		/* Eifel check still open for this episode */
 	uint32_t undo_retrans;		/* retransmissions not yet proven needless by D-SACK */
 	uint32_t undo_lo, undo_hi;	/* sequence range of the recovery episode */
-	uint8_t reordering;		/* DupThresh: 3, raised when reordering is seen */
+	uint8_t reordering;		/* DupThresh of this connection (3) */
 	const struct cc_ops *cc;
 	union cc_state ccs;
 

@@ -82,10 +82,12 @@ static void exit_recovery(struct tcp_conn *c)
 	tcp_sack_clear(c);
 }
 
-/* The reduction of the last recovery episode was for nothing: restore the window and
- * require more dupacks from now on (as Linux raises its reordering metric). */
-static void undo_reduction(struct tcp_conn *c)
+/* The reduction of the last recovery episode was for nothing: restore the window. The
+ * dupack threshold stays: measured with random loss, raising it (as Linux does with
+ * RACK behind it) only turned fast recoveries into timeouts. */
+static void undo_reduction(struct tcp_conn *c, const char *why)
 {
+	tcp_log(SHIM_LOG_DEBUG, c, "undo (%s): cwnd %u -> %u", why, c->cwnd, c->undo_cwnd);
 	c->undo_possible = false;
 	c->undo_retrans = 0;
 	c->undo_hi = c->undo_lo;	/* the episode is settled */
@@ -97,8 +99,6 @@ static void undo_reduction(struct tcp_conn *c)
 	if (c->undo_cwnd > c->cwnd)
 		c->cwnd = c->undo_cwnd;
 	c->ssthresh = c->undo_ssthresh;
-	if (c->reordering < 10)	/* without RACK a higher threshold only delays repair */
-		c->reordering++;
 	c->st->stats.spurious_undos++;
 }
 
@@ -107,11 +107,18 @@ static void undo_reduction(struct tcp_conn *c)
  * reordering. Returns true when it undid. */
 bool tcp_undo_spurious(struct tcp_conn *c, const struct tcp_parsed *p)
 {
-	if (!c->in_recovery || !c->undo_possible || !p->has_ts || !p->tsecr ||
-	    !SEQ_LT(p->tsecr, c->rexmit_tsval))
+	bool spurious;
+
+	if (!c->in_recovery || !c->undo_possible || !p->has_ts || !p->tsecr)
 		return false;
-	undo_reduction(c);
-	return true;
+	/* Only the first ACK that covers the retransmitted segment tells (RFC 3522). */
+	c->undo_possible = false;
+	spurious = SEQ_LT(p->tsecr, c->rexmit_tsval);
+	tcp_log(SHIM_LOG_DEBUG, c, "eifel: tsecr %u rexmit %u ack %u lo %u -> %s", p->tsecr,
+		c->rexmit_tsval, p->ack, c->undo_lo, spurious ? "spurious" : "real loss");
+	if (spurious)
+		undo_reduction(c, "timestamps");
+	return spurious;
 }
 
 /* D-SACK undo (RFC 3708): each D-SACK for the episode's range says one retransmission
@@ -121,7 +128,7 @@ void tcp_dsack_undo(struct tcp_conn *c, const struct tcp_parsed *p)
 {
 	uint32_t l, r, segs;
 
-	if (!p->nsack || !c->undo_retrans || !SEQ_LT(c->undo_lo, c->undo_hi))
+	if (!p->nsack)
 		return;
 	l = p->sack[0][0];
 	r = p->sack[0][1];
@@ -129,12 +136,19 @@ void tcp_dsack_undo(struct tcp_conn *c, const struct tcp_parsed *p)
 	if (!(SEQ_LEQ(r, p->ack) || (p->nsack > 1 && SEQ_GEQ(l, p->sack[1][0]) &&
 				     SEQ_LEQ(r, p->sack[1][1]))))
 		return;
+	/* The duplicate a tail loss probe made says nothing about the recovery. */
+	if (c->tlp_rexmit && l == c->tlp_rexmit_seq) {
+		c->tlp_rexmit = false;
+		return;
+	}
+	if (!c->undo_retrans || !SEQ_LT(c->undo_lo, c->undo_hi))
+		return;
 	if (SEQ_LT(l, c->undo_lo) || SEQ_GT(r, c->undo_hi))
 		return;
 	segs = (r - l + c->mss - 1) / c->mss;
 	c->undo_retrans = c->undo_retrans > segs ? c->undo_retrans - segs : 0;
 	if (!c->undo_retrans)
-		undo_reduction(c);
+		undo_reduction(c, "D-SACK");
 }
 
 /* A new cumulative ACK advanced snd_una by acked bytes. */

@@ -1,7 +1,8 @@
 /* tcp_sack.c — selective acknowledgement (RFC 2018) and the RFC 6675 scoreboard.
  * Receiver side: SACK blocks describing the out-of-order queue, most recent first.
  * Sender side: marking SACKed segments, deciding which are lost (IsLost with
- * DupThresh = 3, raised per connection once reordering is proven), the pipe estimate that paces recovery, and reneging detection. */
+ * DupThresh = 3), the pipe estimate that paces recovery, lost retransmissions and
+ * reneging detection. */
 #include "net/tcp_priv.h"
 
 size_t tcp_sack_blocks(const struct tcp_conn *c, uint32_t blocks[][2], size_t max)

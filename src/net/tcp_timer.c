@@ -180,8 +180,10 @@ static void tlp_send(struct tcp_conn *c)
 	if (c->snd_max == before) {
 		for (struct tcp_seg *s = c->sndq.head; s && s != c->snd_next_seg; s = s->next)
 			last = s;
-		if (last)
-			tcp_retransmit_seg(c, last);
+		if (last && tcp_retransmit_seg(c, last)) {
+			c->tlp_rexmit = true;
+			c->tlp_rexmit_seq = last->seq;
+		}
 	}
 	c->tlp_high = c->snd_max;
 	tcp_timer_set(c, TT_RTX, tcp_current_rto(c));

@@ -574,8 +574,8 @@ START_TEST(sequence_numbers_wrap_around_under_loss)
 END_TEST
 
 
-/* Segments overtaken on the wire (no loss at all) trigger fast retransmits; timestamps
- * prove them spurious, the window reduction is undone and the dupack threshold rises. */
+/* Segments overtaken on the wire (no loss at all) trigger fast retransmits; timestamps or
+ * D-SACKs prove them needless and the window reduction is undone. */
 START_TEST(spurious_fast_retransmits_from_reordering_are_undone)
 {
 	struct th *th = setup(NULL, NULL);
@@ -588,7 +588,6 @@ START_TEST(spurious_fast_retransmits_from_reordering_are_undone)
 	ck_assert_uint_eq(th->dropped, 0);
 	ck_assert_int_gt(sa->fast_retrans, 0);
 	ck_assert_int_gt(sa->spurious_undos, 0);
-	ck_assert_uint_gt(cl->reordering, 3);
 	finish(th);
 }
 END_TEST
