@@ -5,9 +5,12 @@
 #include "net/ip.h"
 
 #include <arpa/inet.h>
+#include <inttypes.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+
+#include "core/log.h"
 
 struct ip_stats ip_stats;
 
@@ -337,4 +340,21 @@ unsigned ip_txd_frame(struct ip_txd *d, void *frame)
 	IP_STAT_INC(tx_packets);
 	IP_STAT_INC(tx_frags);
 	return ETH_HDR_LEN + IPV4_HDR_LEN + n;
+}
+
+/* At exit, the IP layer's counters go to the debug log (no stats segment fields
+ * exist for them yet): drops by reason, fragments, reassembly outcomes. */
+__attribute__((destructor)) static void ip_stats_dump(void)
+{
+	if (SHIM_LOG_DEBUG > shim_log_level || (!__atomic_load_n(&ip_stats.rx_packets, __ATOMIC_RELAXED) &&
+						!__atomic_load_n(&ip_stats.tx_packets, __ATOMIC_RELAXED)))
+		return;
+	log_dbg("ip: rx %" PRIu64 " tx %" PRIu64 " (fragments %" PRIu64 ") rx fragments %" PRIu64
+		" reassembled %" PRIu64 " timeouts %" PRIu64 " overlaps %" PRIu64 " limit %" PRIu64
+		" bad %" PRIu64 " held %u partial csum %" PRIu64, ip_stats.rx_packets, ip_stats.tx_packets, ip_stats.tx_frags,
+		ip_stats.rx_frags, ip_stats.reasm_ok, ip_stats.reasm_timeout, ip_stats.reasm_overlap,
+		ip_stats.reasm_limit, ip_stats.reasm_bad, ip_reasm_pending(NULL), ip_stats.rx_csum_partial);
+	for (int d = 1; d < IP_DROP__COUNT; d++)
+		if (ip_stats.rx_drop[d])
+			log_dbg("ip: dropped %s: %" PRIu64, ip_drop_name((enum ip_drop)d), ip_stats.rx_drop[d]);
 }

@@ -162,6 +162,7 @@ struct ip_stats {
 	uint64_t reasm_overlap;		/* datagrams dropped for overlapping fragments */
 	uint64_t reasm_limit;		/* fragments dropped: too many incomplete datagrams */
 	uint64_t reasm_bad;		/* inconsistent end / length beyond 65535 */
+	uint64_t rx_csum_partial;	/* accepted with a veth peer's offload placeholder */
 	uint64_t tx_packets;		/* frames sent */
 	uint64_t tx_frags;		/* of which fragments */
 };

@@ -213,3 +213,21 @@ out:
 	pthread_mutex_unlock(&cp.lock);
 	return ret;
 }
+
+bool cp_link_is_virtual(int ifindex)
+{
+	struct rtnl_link *l;
+	bool v = false;
+
+	if (!cp.running)
+		return false;
+	pthread_mutex_lock(&cp.lock);
+	l = rtnl_link_get(cp.links, ifindex);
+	if (l) {
+		const char *type = rtnl_link_get_type(l);
+		v = type && (!strcmp(type, "veth") || !strcmp(type, "netkit"));
+		rtnl_link_put(l);
+	}
+	pthread_mutex_unlock(&cp.lock);
+	return v;
+}

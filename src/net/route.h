@@ -48,6 +48,9 @@ bool cp_is_local(uint32_t addr);
 int cp_offload_ifaces(int *ifindex, int max);
 /* Interface facts. */
 int cp_link(int ifindex, unsigned *mtu, uint8_t mac[ETHER_ALEN], bool *up, bool *loopback);
+/* True for a veth (or other software pair) interface: a kernel peer's frames may
+ * arrive with checksum offload still pending. */
+bool cp_link_is_virtual(int ifindex);
 /* Broadcast address of the interface's subnet containing addr, or 0. */
 uint32_t cp_subnet_broadcast(int ifindex, uint32_t addr);
 

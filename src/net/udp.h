@@ -51,6 +51,11 @@ static inline void udp_meta_load(const struct shim_pkt *p, struct udp_meta *m)
 
 static inline uint32_t udp_meta_len(const struct shim_pkt *p) { return (uint32_t)(p->cb[1] >> 32); }
 
+/* Frames received on this interface may carry a kernel peer's pending checksum
+ * offload (veth): see udp.c. */
+#define UDP_PARTIAL_IF_MAX 4096
+void udp_set_partial_csum_if(int ifindex);
+
 /* Check a received frame or fragment chain and fill *m (borrows pkt). 0 or the
  * enum ip_drop reason; counted in ip_stats. */
 int udp_rx_parse(const struct shim_pkt *pkt, struct udp_meta *m);

@@ -88,6 +88,8 @@ ssize_t udp_sock_recvmsg(struct shim_fd *f, struct msghdr *msg, int flags);
 int udp_sock_recvmmsg(struct shim_fd *f, struct mmsghdr *v, unsigned n, int flags, struct timespec *tmo);
 unsigned udp_sock_poll_ready(struct shim_fd *f, unsigned events);
 void udp_sock_flush_queue(struct udp_sock *s);
+/* Wake threads asleep in a receive call (new data, or the socket now has rings). */
+void udp_sock_kick(struct udp_sock *s);
 /* Poll each ring of the socket once; true if anything arrived. */
 bool udp_sock_poll_rings(struct udp_sock *s);
 
