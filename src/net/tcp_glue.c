@@ -298,7 +298,8 @@ static void config_from_params(struct tcp_config *cfg)
 	cfg->mss = (uint32_t)shim_params.mss;
 	/* SHIM_WINDOW_SCALING: 0..14 the shift we offer, -1 off, -2 sized to rcvbuf. */
 	cfg->window_scaling = shim_params.window_scaling != -1;
-	cfg->wscale = shim_params.window_scaling >= 0 ? (int)shim_params.window_scaling : -1;
+	cfg->wscale_fixed = shim_params.window_scaling >= 0;
+	cfg->wscale = (uint8_t)(shim_params.window_scaling >= 0 ? shim_params.window_scaling : 0);
 	cfg->timestamps = true;
 	cfg->sack = true;
 	cfg->cc_algo = shim_params.tcp_cc_algo == SHIM_TCP_CC_CUBIC ? TCP_CC_CUBIC : TCP_CC_NEWRENO;
