@@ -7,6 +7,10 @@
 #include "net/tcp_glue.h"
 
 #include <arpa/inet.h>
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
+#include <net/if.h>
+#include <stdio.h>
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
@@ -17,6 +21,7 @@
 #include "core/internal_thread.h"
 #include "core/log.h"
 #include "core/params.h"
+#include "intercept/intercept.h"
 #include "net/ip.h"
 #include "net/route.h"
 #include "sock/tcp_sock.h"
@@ -42,11 +47,13 @@ static struct {
 	int nifs;
 	int ifindex[GLUE_MAX_IFS];
 	struct ring *ring[GLUE_MAX_IFS];
+	bool csum_trusted[GLUE_MAX_IFS];	/* virtual link: frames never crossed a wire */
 	struct glue_dst dst[GLUE_DST_CACHE];	/* under lock */
 	struct shim_pkt *txq[GLUE_TX_BATCH];	/* under lock */
 	unsigned ntx;
 	uint16_t ip_id;
 	uint64_t tx_drops;
+	uint64_t rx_bad_csum;
 	int task;
 	uint64_t period_us;		/* of the internal thread's task */
 	uint64_t app_active_us;		/* last progress made by an application thread */
@@ -196,6 +203,43 @@ static void event_cb(void *ctx, struct tcp_conn *c, unsigned events)
 
 /* ---- receive ---- */
 
+/* The TCP checksum of a received segment. Frames of a virtual link (veth) are
+ * memory handed over by the kernel, whose TCP leaves the checksum to an offload
+ * that never happens there (CHECKSUM_PARTIAL): they are taken as they are, as the
+ * kernel itself takes them. */
+static bool rx_csum_ok(const struct shim_pkt *pkt, const struct ipv4_hdr *ip, unsigned len)
+{
+	int n = __atomic_load_n(&g.nifs, __ATOMIC_ACQUIRE);
+
+	if (pkt->flags & PKT_F_CSUM_OK)
+		return true;
+	for (int i = 0; i < n; i++)
+		if (g.ring[i] == pkt->ring)
+			if (g.csum_trusted[i])
+				return true;
+	uint32_t sum = csum_pseudo(ip->saddr, ip->daddr, IPPROTO_NUM_TCP, (uint16_t)len);
+	return csum_fold(csum_partial(pkt->data + pkt->l4_off, len, sum)) == 0;
+}
+
+/* Is ifname a virtual link whose frames carry no finished checksum (veth)? */
+static bool link_is_virtual(const char *ifname)
+{
+	struct ethtool_drvinfo info = { .cmd = ETHTOOL_GDRVINFO };
+	struct ifreq ifr;
+	int fd = sys_socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	bool virt = false;
+
+	if (fd < 0)
+		return false;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	ifr.ifr_data = (void *)&info;
+	if (sys_ioctl(fd, SIOCETHTOOL, &ifr) == 0)
+		virt = !strcmp(info.driver, "veth");
+	sys_close(fd);
+	return virt;
+}
+
 /* Ring sink of every TCP flow: the engine finds the connection or listener. */
 static void rx_sink(void *ctx, struct shim_pkt *pkt)
 {
@@ -205,7 +249,9 @@ static void rx_sink(void *ctx, struct shim_pkt *pkt)
 		unsigned tot = ntohs(ip->tot_len), l3len = pkt->len - pkt->l3_off;
 		unsigned ihl = (unsigned)(pkt->l4_off - pkt->l3_off);
 
-		if (tot <= l3len && tot > ihl) {
+		if (tot <= l3len && tot > ihl && !rx_csum_ok(pkt, ip, tot - ihl)) {
+			__atomic_add_fetch(&g.rx_bad_csum, 1, __ATOMIC_RELAXED);
+		} else if (tot <= l3len && tot > ihl) {
 			tcp_glue_lock();
 			tcp_input(g.st, ip->saddr, ip->daddr, pkt->data + pkt->l4_off, tot - ihl);
 			tcp_glue_unlock();
@@ -303,6 +349,7 @@ static void config_from_params(struct tcp_config *cfg)
 	cfg->timestamps = true;
 	cfg->sack = true;
 	cfg->cc_algo = shim_params.tcp_cc_algo == SHIM_TCP_CC_CUBIC ? TCP_CC_CUBIC : TCP_CC_NEWRENO;
+	cfg->rx_csum_verified = true;	/* rx_sink checks (or trusts) every segment */
 	if (shim_params.tx_segs_tcp > 0 && shim_params.tx_segs_tcp < 4096)
 		cfg->max_tx_segs = (uint32_t)shim_params.tx_segs_tcp;
 }
@@ -384,11 +431,12 @@ __attribute__((destructor)) static void glue_report(void)
 		return;
 	const struct tcp_stack_stats *ss = tcp_stack_stats(g.st);
 	log_dbg("tcp: engine: %llu active opens, %llu passive opens, %llu segments in, "
-		"%llu out, %llu retransmitted, %llu frames not sent; %llu fast retransmits, "
+		"%llu out, %llu retransmitted, %llu frames not sent, %llu bad checksums; %llu fast retransmits, "
 		"%llu timeouts, %llu SACK and %llu NewReno recoveries, %llu duplicate ACKs",
 		(unsigned long long)ss->active_opens, (unsigned long long)ss->passive_opens,
 		(unsigned long long)ss->in_segs, (unsigned long long)ss->out_segs,
 		(unsigned long long)ss->retrans_segs, (unsigned long long)tcp_glue_tx_drops(),
+		(unsigned long long)g.rx_bad_csum,
 		(unsigned long long)ss->fast_retrans, (unsigned long long)ss->rto_timeouts,
 		(unsigned long long)ss->sack_recoveries, (unsigned long long)ss->reno_recoveries,
 		(unsigned long long)ss->dup_acks);
@@ -440,6 +488,7 @@ int tcp_glue_ring(int ifindex, struct ring **out)
 		goto out;
 	g.ifindex[g.nifs] = ifindex;
 	g.ring[g.nifs] = *out;
+	g.csum_trusted[g.nifs] = link_is_virtual((*out)->ifname);
 	__atomic_store_n(&g.nifs, g.nifs + 1, __ATOMIC_RELEASE);
 out:
 	pthread_mutex_unlock(&g.ifs_lock);

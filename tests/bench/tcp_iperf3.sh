@@ -2,8 +2,9 @@
 # tcp_iperf3.sh — iperf3, one stream between the testbed namespaces: both sides under
 # libshim against both sides under the kernel (and a libshim server with a kernel
 # client), interleaved round by round in one run; prints the medians and the
-# libshim/kernel ratio (target >= 1). Both ends compute checksums in software (see
-# tcp_lib.sh), so neither path gets segmentation offload. A benchmark, not a test.
+# libshim/kernel ratio (target >= 1). veth keeps its offloads, so the kernel side
+# sends 64 KB GSO segments; TCP_TB_TX_CSUM=off takes checksum and segmentation
+# offload away from both paths. A benchmark, not a test.
 #
 #   tests/bench/tcp_iperf3.sh [ROUNDS] [SECONDS]     (root; build first)
 set -u
