@@ -196,7 +196,7 @@ END_TEST
 START_TEST(test_ppoll_sigmask)
 {
 	struct pollfd p = { .fd = sk->base.fd, .events = POLLIN };
-	struct timespec ts = { 0, 80 * 1000000 };
+	struct timespec ts = { 0, 300 * 1000000 };
 	sigset_t block, old, none;
 
 	/* SIGALRM blocked in the thread, unblocked by ppoll's mask: EINTR. */
@@ -504,7 +504,7 @@ START_TEST(test_epoll_pwait_sigmask)
 	pthread_sigmask(SIG_BLOCK, &block, &old);
 	shim_params.select_poll = 200;
 	arm_alarm_ms(10);
-	ck_assert_int_eq(epoll_pwait(ep, ev, 2, 80, &none), -1);
+	ck_assert_int_eq(epoll_pwait(ep, ev, 2, 400, &none), -1);
 	ck_assert_int_eq(errno, EINTR);
 	arm_alarm_ms(10);
 	ck_assert_int_eq(epoll_pwait2(ep, ev, 2, &ts, &block), 0);
