@@ -112,6 +112,8 @@ static inline bool iomux_any_offloaded(void)
 }
 /* Generation of every object's ring set: bumped by shim_fd_rings_changed(). */
 unsigned iomux_rings_gen(void);
+/* An instance's own ring set changed (outer instances holding it must look again). */
+void iomux_rings_gen_bump(void);
 /* True when f is an offloaded-capable object (answers in user space). */
 static inline bool iomux_is_user(const struct shim_fd *f)
 {

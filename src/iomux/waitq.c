@@ -105,6 +105,11 @@ void shim_fd_rings_changed(struct shim_fd *f)
 	__atomic_add_fetch(&rings_gen, 1, __ATOMIC_RELEASE);
 }
 
+void iomux_rings_gen_bump(void)
+{
+	__atomic_add_fetch(&rings_gen, 1, __ATOMIC_RELEASE);
+}
+
 unsigned iomux_rings_gen(void)
 {
 	return __atomic_load_n(&rings_gen, __ATOMIC_ACQUIRE);

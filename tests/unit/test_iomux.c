@@ -577,6 +577,27 @@ START_TEST(test_epoll_nested_and_in_poll)
 }
 END_TEST
 
+START_TEST(test_epoll_outer_learns_inner_rings)
+{
+	/* The inner instance gets its offloaded socket after it joined the outer one:
+	 * the outer instance spins on the new ring all the same. */
+	int inner = epoll_create1(0), outer = epoll_create1(0);
+	struct epoll_event ev[2];
+
+	ck_assert_int_eq(ep_add(outer, inner, EPOLLIN, 42), 0);
+	ck_assert_int_eq(epoll_wait(outer, ev, 2, 0), 0);
+	ck_assert_int_eq(ep_add(inner, sk->base.fd, EPOLLIN, 7), 0);
+	shim_params.select_poll = -1;
+	ring->deliver_after = 30;
+	ck_assert_int_eq(epoll_wait(outer, ev, 2, 3000), 1);
+	ck_assert_uint_eq(ev[0].data.u64, 42);
+	ck_assert_int_ge(ring->polls, 30);
+	ck_assert_int_eq(ring->arms, 0);		/* found by spinning, never slept */
+	close(outer);
+	close(inner);
+}
+END_TEST
+
 START_TEST(test_epoll_one_socket_several_sets)
 {
 	int a = epoll_create1(0), b = epoll_create1(0);
@@ -841,6 +862,7 @@ int main(void)
 	tcase_add_test(tc, test_epoll_pwait_sigmask);
 	tcase_add_test(tc, test_epoll_closed_while_registered);
 	tcase_add_test(tc, test_epoll_nested_and_in_poll);
+	tcase_add_test(tc, test_epoll_outer_learns_inner_rings);
 	tcase_add_test(tc, test_epoll_one_socket_several_sets);
 	tcase_add_test(tc, test_epoll_shared_across_fork);
 	tcase_add_test(tc, test_epoll_rdhup_err_hup);
