@@ -57,6 +57,7 @@ except socket.timeout:
     pass
 print(n)" > "$WORK/probe.out" 2>&1 &
 	local rpid=$!
+	pids+=($rpid)
 	for _ in $(seq 100); do [ -e "$WORK/probe.ready" ] && break; sleep 0.05; done
 	inb python3 -c "
 import socket, time
