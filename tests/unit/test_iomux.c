@@ -795,6 +795,56 @@ START_TEST(test_waitq_exclusive)
 }
 END_TEST
 
+START_TEST(test_many_sockets)
+{
+	/* 100 offloaded sockets on one ring (table growth, ready list, the heap paths
+	 * of poll and select): every delivery is reported once, by every call. */
+	enum { NS = 100 };
+	struct iofake_sock *v[NS];
+	struct pollfd p[NS];
+	struct epoll_event ev[NS];
+	int ep = epoll_create1(0), maxfd = 0;
+	fd_set r;
+	struct timeval tv = { 0, 0 };
+
+	for (int i = 0; i < NS; i++) {
+		v[i] = iofake_sock_new(NULL);
+		v[i]->ring = &ring->r;
+		shim_fd_rings_changed(&v[i]->base);
+		p[i] = (struct pollfd){ .fd = v[i]->base.fd, .events = POLLIN };
+		ck_assert_int_eq(ep_add(ep, v[i]->base.fd, EPOLLIN | (i % 2 ? EPOLLET : 0), (uint64_t)i), 0);
+		if (v[i]->base.fd > maxfd)
+			maxfd = v[i]->base.fd;
+	}
+	for (int i = 0; i < NS; i += 7)
+		iofake_deliver(v[i]);
+	int want = (NS + 6) / 7;
+	ck_assert_int_eq(poll(p, NS, 0), want);
+	FD_ZERO(&r);
+	for (int i = 0; i < NS; i++)
+		FD_SET(v[i]->base.fd, &r);
+	ck_assert_int_eq(select(maxfd + 1, &r, NULL, NULL, &tv), want);
+	for (int i = 0; i < NS; i++)
+		ck_assert_int_eq(!!FD_ISSET(v[i]->base.fd, &r), i % 7 == 0);
+	int n = epoll_wait(ep, ev, NS, 0);
+	ck_assert_int_eq(n, want);
+	uint64_t seen = 0;
+	for (int i = 0; i < n; i++) {
+		ck_assert_uint_eq(ev[i].data.u64 % 7, 0);
+		seen += ev[i].data.u64;
+	}
+	ck_assert_uint_eq(seen, 0 + 7 + 14 + 21 + 28 + 35 + 42 + 49 + 56 + 63 + 70 + 77 + 84 + 91 + 98);
+	/* Edge-triggered ones (odd) are gone; level ones (even) stay. */
+	int evens = 0;
+	for (int i = 0; i < NS; i += 7)
+		evens += i % 2 == 0;
+	ck_assert_int_eq(epoll_wait(ep, ev, NS, 0), evens);
+	close(ep);
+	for (int i = 0; i < NS; i++)
+		ck_assert_int_eq(iofake_sock_release(v[i]), 1);
+}
+END_TEST
+
 START_TEST(test_kernel_only_passthrough)
 {
 	/* No offloaded fd: plain kernel calls, the ring is never touched. */
@@ -869,6 +919,7 @@ int main(void)
 	tcase_add_test(tc, test_not_offloaded_is_kernel_fd);
 	tcase_add_test(tc, test_iomux_stats);
 	tcase_add_test(tc, test_waitq_exclusive);
+	tcase_add_test(tc, test_many_sockets);
 	tcase_add_test(tc, test_kernel_only_passthrough);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
