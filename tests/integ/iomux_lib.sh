@@ -13,7 +13,12 @@ WORK=$(mktemp -d /tmp/shim-iomux.XXXXXX)
 pids=()
 
 iomux_cleanup() {
-	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+	local p
+	# Our background processes, and whatever we started inside our two namespaces
+	# (servers run from command substitutions are not in pids).
+	for p in "${pids[@]}" $(ip netns pids "$N-a" 2>/dev/null) $(ip netns pids "$N-b" 2>/dev/null); do
+		kill -9 "$p" 2>/dev/null
+	done
 	wait 2>/dev/null
 	"$TB" down "$N"
 	rm -rf "$WORK"
