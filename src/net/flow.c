@@ -1,0 +1,253 @@
+/* flow.c — the UDP receive demux: which socket gets a datagram a ring delivered.
+ * Sockets sharing a local (address, port) form a group with one sink per ring on
+ * the 3-tuple flow: the newest member gets every datagram (the kernel's choice for
+ * SO_REUSEADDR unicast), or members spread by a hash of the 4-tuple (SO_REUSEPORT).
+ * A connected socket has its own sink on the 5-tuple flow, which the ring prefers. */
+#include "net/udp.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/internal_thread.h"
+#include "core/log.h"
+#include "net/route.h"
+#include "sock/udp_sock.h"
+
+struct udp_group {
+	struct udp_group *next;
+	uint32_t laddr;
+	uint16_t lport;
+	bool reuseport;
+	pthread_spinlock_t lock;	/* members; taken inside ring rx locks */
+	struct udp_sock *members;	/* newest first */
+	unsigned nmembers;
+	int nrings;
+	struct ring *rings[UDP_MAX_RX_RINGS];	/* referenced by the group */
+	struct ring_flow flow;
+};
+
+static pthread_mutex_t groups_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct udp_group *groups;
+
+static uint32_t flow_hash(const struct udp_meta *m)
+{
+	/* Mix of the 4-tuple (murmur3 finaliser): spreads a reuseport group evenly. */
+	uint64_t h = ((uint64_t)m->saddr << 32 | m->daddr) ^ ((uint64_t)m->sport << 16 | m->dport) * 0x9e3779b97f4a7c15ull;
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	h ^= h >> 33;
+	return (uint32_t)h;
+}
+
+/* Validate and describe a delivered datagram: false when it was dropped (taken). */
+static bool sink_accept(struct shim_pkt *pkt, struct udp_meta *m)
+{
+	struct ring *r = pkt->ring;
+
+	if (udp_rx_parse(pkt, m)) {
+		RING_STAT_ADD(r, rx_drops, 1);
+		pkt_free(pkt);
+		return false;
+	}
+	m->ifindex = r ? r->ifindex : 0;
+	m->ts_ns = pkt->ts_ns;
+	if (!m->ts_ns) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		m->ts_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	}
+	return true;
+}
+
+static void group_sink(void *ctx, struct shim_pkt *pkt)
+{
+	struct udp_group *g = ctx;
+	struct udp_sock *s;
+	struct udp_meta m;
+
+	if (!sink_accept(pkt, &m))
+		return;
+	pthread_spin_lock(&g->lock);
+	s = g->members;
+	if (s && g->reuseport && g->nmembers > 1) {
+		unsigned k = (unsigned)(((uint64_t)flow_hash(&m) * g->nmembers) >> 32);
+		while (k-- && s->group_next)
+			s = s->group_next;
+	}
+	if (s)
+		udp_sock_enqueue(s, pkt, &m);
+	else
+		pkt_free(pkt);
+	pthread_spin_unlock(&g->lock);
+}
+
+static void conn_sink(void *ctx, struct shim_pkt *pkt)
+{
+	struct udp_sock *s = ctx;
+	struct udp_meta m;
+
+	if (!sink_accept(pkt, &m))
+		return;
+	udp_sock_enqueue(s, pkt, &m);
+}
+
+int udp_group_join(struct udp_sock *s, uint32_t laddr, uint16_t lport, bool reuseport,
+		   struct ring **rings, int nrings)
+{
+	struct udp_group *g;
+	int err = 0;
+
+	pthread_mutex_lock(&groups_lock);
+	for (g = groups; g; g = g->next)
+		if (g->laddr == laddr && g->lport == lport)
+			break;
+	if (!g) {
+		g = calloc(1, sizeof(*g));
+		if (!g) {
+			err = -ENOMEM;
+			goto out;
+		}
+		g->laddr = laddr;
+		g->lport = lport;
+		g->reuseport = reuseport;
+		pthread_spin_init(&g->lock, PTHREAD_PROCESS_PRIVATE);
+		g->flow = (struct ring_flow){ .kind = RING_FLOW_3TUPLE, .proto = IPPROTO_UDP,
+					      .dst_port = lport, .dst_ip = laddr };
+		for (int i = 0; i < nrings; i++) {
+			if (cp_link_is_virtual(rings[i]->ifindex))
+				udp_set_partial_csum_if(rings[i]->ifindex);
+			err = g->nrings < UDP_MAX_RX_RINGS ? ring_flow_attach(rings[i], &g->flow, group_sink, g) : -ENOSPC;
+			if (err) {
+				log_dbg("udp: flow attach on %s failed: %s", rings[i]->ifname, strerror(-err));
+				ring_put(rings[i]);
+				continue;
+			}
+			g->rings[g->nrings++] = rings[i];	/* the group keeps this reference */
+		}
+		if (!g->nrings) {
+			free(g);
+			err = err ? err : -ENODEV;
+			goto out_unlocked;
+		}
+		err = 0;
+		g->next = groups;
+		groups = g;
+	} else {
+		for (int i = 0; i < nrings; i++)
+			ring_put(rings[i]);	/* the group already has its rings */
+	}
+	pthread_spin_lock(&g->lock);
+	s->group_next = g->members;
+	g->members = s;
+	g->nmembers++;
+	g->reuseport = g->reuseport && reuseport;
+	pthread_spin_unlock(&g->lock);
+	s->group = g;
+	memcpy(s->rx_rings, g->rings, sizeof(g->rings[0]) * (size_t)g->nrings);
+	__atomic_store_n(&s->nrx, g->nrings, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&groups_lock);
+	return 0;
+out:
+	for (int i = 0; i < nrings; i++)
+		ring_put(rings[i]);
+out_unlocked:
+	pthread_mutex_unlock(&groups_lock);
+	return err;
+}
+
+void udp_group_leave(struct udp_sock *s)
+{
+	struct udp_group *g = s->group, **pp;
+
+	if (!g)
+		return;
+	pthread_mutex_lock(&groups_lock);
+	pthread_spin_lock(&g->lock);
+	for (struct udp_sock **mp = &g->members; *mp; mp = &(*mp)->group_next)
+		if (*mp == s) {
+			*mp = s->group_next;
+			g->nmembers--;
+			break;
+		}
+	bool empty = !g->members;
+	pthread_spin_unlock(&g->lock);
+	s->group = NULL;
+	s->group_next = NULL;
+	if (empty) {
+		for (pp = &groups; *pp; pp = &(*pp)->next)
+			if (*pp == g) {
+				*pp = g->next;
+				break;
+			}
+		/* Detaching takes each ring's rx lock: once done no sink runs on g. */
+		for (int i = 0; i < g->nrings; i++) {
+			ring_flow_detach(g->rings[i], &g->flow, group_sink, g);
+			ring_put(g->rings[i]);
+		}
+		pthread_spin_destroy(&g->lock);
+		free(g);
+	}
+	pthread_mutex_unlock(&groups_lock);
+}
+
+int udp_conn_attach(struct udp_sock *s, struct ring *r, uint32_t laddr, uint16_t lport,
+		    uint32_t raddr, uint16_t rport)
+{
+	struct ring_flow f = { .kind = RING_FLOW_5TUPLE, .proto = IPPROTO_UDP, .dst_port = lport,
+			       .dst_ip = laddr, .src_ip = raddr, .src_port = rport };
+	int err;
+
+	if (cp_link_is_virtual(r->ifindex))
+		udp_set_partial_csum_if(r->ifindex);
+	err = ring_flow_attach(r, &f, conn_sink, s);
+
+	if (err)
+		return err;
+	s->conn_ring = r;
+	s->conn_flow = f;
+	return 0;
+}
+
+void udp_conn_detach(struct udp_sock *s)
+{
+	if (!s->conn_ring)
+		return;
+	ring_flow_detach(s->conn_ring, &s->conn_flow, conn_sink, s);
+	s->conn_ring = NULL;
+}
+
+/* ---- fragments ---- */
+
+/* A reassembled datagram goes back through the demux of the ring that received
+ * its first fragment. */
+static void deliver_chain(void *ctx, struct shim_pkt *chain)
+{
+	ring_deliver(chain->ring, chain);
+}
+
+/* Incomplete datagrams expire even while every receiver sleeps. */
+static void reasm_timer(void *arg)
+{
+	ip_reasm_expire(net_now_ns());
+}
+
+#define REASM_TIMER_MS 100
+
+void udp_frag_init(void)
+{
+	static int done;
+
+	if (!__atomic_exchange_n(&done, 1, __ATOMIC_ACQ_REL)) {
+		ip_reasm_set_output(deliver_chain, NULL);
+		ring_set_frag_handler(ip_frag_take, NULL);
+		int id = internal_thread_add(reasm_timer, NULL, REASM_TIMER_MS);
+		if (id < 0)
+			log_warn("udp: no internal thread (%d): incomplete fragments expire only while receiving", id);
+	}
+}
+

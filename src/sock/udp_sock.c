@@ -1,0 +1,646 @@
+/* udp_sock.c — the UDP socket object: offload decisions by role (udp_receiver at
+ * bind, udp_sender per destination at first send, udp_connect at connect), the
+ * kernel socket kept in step (every bind, connect, shutdown and option goes to it
+ * first, so its answers and errno are the kernel's), and the send path: a cached
+ * header template per destination, built from route and neighbour, sent through the
+ * interface's ring; everything not offloadable goes through the kernel socket. */
+#include "sock/udp_sock.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/sockios.h>
+#include <net/if.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "core/log.h"
+#include "core/params.h"
+#include "core/rules.h"
+#include "intercept/intercept.h"
+#include "net/route.h"
+#include "net/udp.h"
+
+#define NEIGH_WAIT_MS 50	/* a blocking first send waits this long for ARP */
+
+static const struct fd_ops udp_ops;
+
+static struct sockaddr_in sin_of(uint32_t a, uint16_t p)
+{
+	return (struct sockaddr_in){ .sin_family = AF_INET, .sin_port = p, .sin_addr.s_addr = a };
+}
+
+/* Re-read the kernel socket's local address (bind, autobind, connect, disconnect). */
+static void refresh_local(struct udp_sock *s)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+
+	if (sys_getsockname(s->base.fd, (struct sockaddr *)&sa, &len) == 0 && sa.sin_family == AF_INET) {
+		s->laddr = sa.sin_addr.s_addr;
+		s->lport = sa.sin_port;
+		s->bound = sa.sin_port != 0;
+	}
+	STAT_SET(s->st, bound_addr, s->laddr);
+	STAT_SET(s->st, bound_port, ntohs(s->lport));
+}
+
+static void update_q_limit(struct udp_sock *s)
+{
+	int v = 0;
+	socklen_t len = sizeof(v);
+
+	if (sys_getsockopt(s->base.fd, SOL_SOCKET, SO_RCVBUF, &v, &len) < 0)
+		v = 0;
+	uint64_t lim = (uint64_t)(v > 0 ? v : 0);
+	if (lim < (uint64_t)shim_params.rx_bytes_min)
+		lim = (uint64_t)shim_params.rx_bytes_min;
+	__atomic_store_n(&s->q_limit, lim, __ATOMIC_RELAXED);
+	STAT_SET(s->st, rx_bytes_limit, lim);
+}
+
+static void set_offloaded_stat(struct udp_sock *s)
+{
+	bool any = s->rx_offloaded;
+	for (int i = 0; i < UDP_DST_CACHE && !any; i++)
+		any = s->dst[i].state == UDP_DST_OFFLOAD;
+	STAT_SET(s->st, offloaded, any);
+	STAT_SET(s->st, ring, s->nrx ? (uint64_t)s->rx_rings[0]->index : ~0ull);
+}
+
+static void count_decision(bool offload)
+{
+	if (offload)
+		STAT_INC_MT(stats_global(), sockets_offloaded);
+	else
+		STAT_INC_MT(stats_global(), sockets_os);
+}
+
+/* ---- receive side: udp_receiver and udp_connect ---- */
+
+static void rx_detach(struct udp_sock *s)
+{
+	__atomic_store_n(&s->nrx, 0, __ATOMIC_RELEASE);
+	udp_group_leave(s);
+	if (s->conn_ring) {
+		struct ring *r = s->conn_ring;
+		udp_conn_detach(s);
+		ring_put(r);
+	}
+	s->rx_offloaded = false;
+}
+
+/* Join the (address, port) group on every interface the bound address covers. */
+static void rx_offload_bound(struct udp_sock *s)
+{
+	int ifs[UDP_MAX_RX_RINGS], n = 0;
+	struct ring *rings[UDP_MAX_RX_RINGS];
+	int nr = 0;
+
+	if (s->os_only || !s->bound || cp_init())
+		return;
+	uint32_t host = ntohl(s->laddr);
+	if ((host >> 24) == 127 || (host >> 28) == 0xe)
+		return;		/* loopback stays with the kernel; multicast is not ours */
+	if (s->laddr) {
+		int idx = cp_addr_ifindex(s->laddr);
+		bool lo = true;
+		if (idx <= 0 || cp_link(idx, NULL, NULL, NULL, &lo) < 0 || lo)
+			return;
+		ifs[n++] = idx;
+	} else {
+		n = cp_offload_ifaces(ifs, UDP_MAX_RX_RINGS);
+	}
+	if (s->bound_if) {
+		int k = 0;
+		for (int i = 0; i < n; i++)
+			if (ifs[i] == s->bound_if)
+				ifs[k++] = ifs[i];
+		n = k;
+	}
+	if (!n)
+		return;
+	struct sockaddr_in local = sin_of(s->laddr, s->lport);
+	bool off = rules_offload(SHIM_ROLE_UDP_RECEIVER, &local, NULL);
+	count_decision(off);
+	if (!off)
+		return;
+	for (int i = 0; i < n; i++) {
+		struct ring *r;
+		if (ring_get(ifs[i], RING_RX, s->base.fd, &r) == 0)
+			rings[nr++] = r;
+	}
+	if (!nr) {
+		STAT_INC_MT(stats_global(), no_backend);
+		return;
+	}
+	udp_frag_init();
+	int err = udp_group_join(s, s->laddr, s->lport, s->reuseport, rings, nr);
+	if (err) {
+		log_dbg("udp fd %d: receive offload failed: %s", s->base.fd, strerror(-err));
+		return;
+	}
+	s->rx_offloaded = true;
+	update_q_limit(s);
+	udp_sock_kick(s);
+	log_dbg("udp fd %d: receiving %s:%u offloaded on %d ring(s)", s->base.fd,
+		inet_ntoa((struct in_addr){ s->laddr }), ntohs(s->lport), nr);
+}
+
+static void rx_offload_connected(struct udp_sock *s)
+{
+	struct cp_path p;
+	struct ring *r;
+
+	if (s->os_only || cp_init())
+		return;
+	if (cp_route(s->raddr, s->bound_if, &p) || p.type != CP_DEST_UNICAST)
+		return;
+	struct sockaddr_in local = sin_of(s->laddr, s->lport), remote = sin_of(s->raddr, s->rport);
+	bool off = rules_offload(SHIM_ROLE_UDP_CONNECT, &local, &remote);
+	count_decision(off);
+	if (!off)
+		return;
+	if (ring_get(p.ifindex, RING_RX, s->base.fd, &r)) {
+		STAT_INC_MT(stats_global(), no_backend);
+		return;
+	}
+	udp_frag_init();
+	if (udp_conn_attach(s, r, s->laddr, s->lport, s->raddr, s->rport)) {
+		ring_put(r);
+		return;
+	}
+	s->rx_rings[0] = r;
+	__atomic_store_n(&s->nrx, 1, __ATOMIC_RELEASE);
+	s->rx_offloaded = true;
+	update_q_limit(s);
+	udp_sock_kick(s);
+}
+
+/* ---- destinations (send side) ---- */
+
+static void dst_release(struct udp_dst *d)
+{
+	if (d->ring)
+		ring_put(d->ring);
+	memset(d, 0, sizeof(*d));
+}
+
+static struct udp_dst *dst_slot(struct udp_sock *s, uint32_t daddr, uint16_t dport)
+{
+	uint32_t h = (daddr ^ (daddr >> 16) ^ dport) * 0x9e3779b1u;
+	return &s->dst[h >> 29];	/* UDP_DST_CACHE == 8 */
+}
+
+/* Decide and build the path to a destination. Called with dst_lock held. */
+static void dst_resolve(struct udp_sock *s, struct udp_dst *d, uint32_t daddr, uint16_t dport, bool fresh)
+{
+	struct cp_path p;
+	struct ring *r = NULL;
+	uint32_t gen = cp_generation();
+
+	if (fresh) {
+		dst_release(d);
+		d->daddr = daddr;
+		d->dport = dport;
+		struct sockaddr_in local = sin_of(s->laddr, s->lport), remote = sin_of(daddr, dport);
+		if (s->os_only || cp_init())
+			d->rules_offload = false;
+		else if (s->connected && daddr == s->raddr && dport == s->rport)
+			d->rules_offload = rules_offload(SHIM_ROLE_UDP_CONNECT, &local, &remote);
+		else
+			d->rules_offload = rules_offload(SHIM_ROLE_UDP_SENDER, &local, &remote);
+		count_decision(d->rules_offload);
+	}
+	d->cp_gen = gen;
+	d->opt_gen = s->opt_gen;
+	d->state = UDP_DST_KERNEL;
+	if (!d->rules_offload)
+		return;
+	if (cp_route(daddr, s->bound_if, &p) || p.type != CP_DEST_UNICAST)
+		return;		/* same host, broadcast, multicast, unreachable: the kernel */
+	if (s->laddr && s->laddr != p.src) {
+		/* Bound to one address: it must be on the output interface. */
+		if (cp_addr_ifindex(s->laddr) != p.ifindex)
+			return;
+		p.src = s->laddr;
+	}
+	if (d->ring && d->ifindex == p.ifindex) {
+		r = d->ring;
+	} else {
+		if (d->ring) {
+			ring_put(d->ring);
+			d->ring = NULL;
+		}
+		if (ring_get(p.ifindex, RING_TX, s->base.fd, &r)) {
+			STAT_INC_MT(stats_global(), no_backend);
+			return;
+		}
+		d->ring = r;
+	}
+	d->ifindex = p.ifindex;
+	d->mtu = p.mtu && p.mtu < r->mtu ? p.mtu : (r->mtu ? r->mtu : p.mtu);
+	if (d->mtu < 68)
+		return;
+
+	struct net_tmpl_args a = { .saddr = p.src, .daddr = daddr, .sport = s->lport, .dport = dport,
+				   .tos = s->tos, .ttl = s->ttl };
+	memcpy(a.smac, ring_mac(r), ETHER_ALEN);
+	int err = cp_neigh_lookup(p.ifindex, p.nexthop, a.dmac);
+	if (err == -EAGAIN && !s->base.nonblock && fresh) {
+		/* First datagram to a new neighbour: wait a little for the kernel's ARP. */
+		uint64_t until = net_now_ns() + NEIGH_WAIT_MS * 1000000ull;
+		while (err == -EAGAIN && net_now_ns() < until) {
+			uint32_t g = cp_generation();
+			cp_wait_change(g, 5);
+			err = cp_neigh_lookup(p.ifindex, p.nexthop, a.dmac);
+		}
+	}
+	if (err) {
+		/* Unresolved: this datagram goes through the kernel (which queues it
+		 * behind its own ARP); the next send looks again. */
+		d->state = UDP_DST_PENDING;
+		d->cp_gen = gen - 1;
+		return;
+	}
+	net_tmpl_init(&d->tmpl, &a);
+	d->state = UDP_DST_OFFLOAD;
+}
+
+/* Bind the kernel socket to an ephemeral port before the first offloaded send, as
+ * the kernel's autobind would, so replies find the port. */
+static int ensure_bound(struct udp_sock *s)
+{
+	struct sockaddr_in any = { .sin_family = AF_INET };
+
+	if (s->bound)
+		return 0;
+	if (sys_bind(s->base.fd, (struct sockaddr *)&any, sizeof(any)) < 0 && errno != EINVAL)
+		return -errno;
+	refresh_local(s);
+	if (!s->bound)
+		return -EADDRNOTAVAIL;
+	if (!s->rx_offloaded && !s->connected)
+		rx_offload_bound(s);
+	set_offloaded_stat(s);
+	return 0;
+}
+
+/* ---- ops ---- */
+
+static int udp_bind(struct shim_fd *f, const struct sockaddr *addr, socklen_t len)
+{
+	struct udp_sock *s = udp_sk(f);
+
+	if (sys_bind(f->fd, addr, len) < 0)
+		return -errno;
+	pthread_mutex_lock(&s->lock);
+	refresh_local(s);
+	if (!s->rx_offloaded && !s->connected)
+		rx_offload_bound(s);
+	set_offloaded_stat(s);
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+static int udp_connect(struct shim_fd *f, const struct sockaddr *addr, socklen_t len)
+{
+	struct udp_sock *s = udp_sk(f);
+
+	if (sys_connect(f->fd, addr, len) < 0)
+		return -errno;
+	pthread_mutex_lock(&s->lock);
+	/* Whatever the new peer, the receive flows change: leave the old ones. */
+	rx_detach(s);
+	if (addr->sa_family == AF_UNSPEC) {
+		s->connected = false;
+		s->raddr = 0;
+		s->rport = 0;
+		refresh_local(s);
+		if (s->bound)
+			rx_offload_bound(s);
+	} else {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)addr;
+		s->connected = true;
+		s->raddr = sin->sin_addr.s_addr;
+		s->rport = sin->sin_port;
+		refresh_local(s);
+		rx_offload_connected(s);
+	}
+	/* Templates carry the local address and port, which connect and disconnect may
+	 * change, and the peer is decided again under udp_connect: start afresh. */
+	pthread_mutex_lock(&s->dst_lock);
+	for (int i = 0; i < UDP_DST_CACHE; i++)
+		dst_release(&s->dst[i]);
+	pthread_mutex_unlock(&s->dst_lock);
+	STAT_SET(s->st, connected_addr, s->raddr);
+	STAT_SET(s->st, connected_port, ntohs(s->rport));
+	set_offloaded_stat(s);
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+static int udp_shutdown(struct shim_fd *f, int how)
+{
+	struct udp_sock *s = udp_sk(f);
+
+	int err = sys_shutdown(f->fd, how) < 0 ? -errno : 0;
+
+	/* The kernel marks an unconnected UDP socket shut even as it says ENOTCONN. */
+	if (err && err != -ENOTCONN)
+		return err;
+	if (how == SHUT_RD || how == SHUT_RDWR)
+		__atomic_store_n(&s->shut_rd, true, __ATOMIC_RELEASE);
+	if (how == SHUT_WR || how == SHUT_RDWR)
+		__atomic_store_n(&s->shut_wr, true, __ATOMIC_RELEASE);
+	return err;
+}
+
+static int64_t tv_ns(const void *val, socklen_t len)
+{
+	struct timeval tv;
+
+	if (len < sizeof(tv))
+		return 0;
+	memcpy(&tv, val, sizeof(tv));
+	return (int64_t)tv.tv_sec * 1000000000 + (int64_t)tv.tv_usec * 1000;
+}
+
+static int udp_setsockopt(struct shim_fd *f, int level, int name, const void *val, socklen_t len)
+{
+	struct udp_sock *s = udp_sk(f);
+	int v = 0;
+
+	if (sys_setsockopt(f->fd, level, name, val, len) < 0)
+		return -errno;
+	if (val && len >= sizeof(int))
+		memcpy(&v, val, sizeof(int));
+	else if (val && len >= 1)
+		v = *(const uint8_t *)val;
+	pthread_mutex_lock(&s->lock);
+	if (level == SOL_SOCKET) {
+		switch (name) {
+		/* The kernel's flags: TIMESTAMPNS sets both, TIMESTAMP clears the ns one. */
+		case SO_TIMESTAMP: s->ts_us = v; s->ts_ns = false; break;
+		case SO_TIMESTAMPNS: s->ts_ns = v; s->ts_us = v; break;
+		case SO_REUSEPORT: s->reuseport = v; break;
+		case SO_RCVBUF: case SO_RCVBUFFORCE: update_q_limit(s); break;
+		case SO_RCVTIMEO: s->rcvtimeo_ns = tv_ns(val, len); break;
+		case SO_SNDTIMEO: s->sndtimeo_ns = tv_ns(val, len); break;
+		case SO_BINDTODEVICE: {
+			char name_buf[IF_NAMESIZE + 1] = { 0 };
+			memcpy(name_buf, val, len < IF_NAMESIZE ? len : IF_NAMESIZE);
+			s->bound_if = name_buf[0] ? (int)if_nametoindex(name_buf) : 0;
+			s->opt_gen++;
+			break;
+		}
+		}
+	} else if (level == IPPROTO_IP) {
+		int cur = 0;
+		socklen_t cl = sizeof(cur);
+		switch (name) {
+		case IP_TOS:
+			/* Read back: the kernel masks what it accepts. */
+			if (sys_getsockopt(f->fd, IPPROTO_IP, IP_TOS, &cur, &cl) == 0)
+				s->tos = (uint8_t)cur;
+			s->opt_gen++;
+			break;
+		case IP_TTL:
+			if (sys_getsockopt(f->fd, IPPROTO_IP, IP_TTL, &cur, &cl) == 0)
+				s->ttl = (uint8_t)cur;
+			s->opt_gen++;
+			break;
+		case IP_PKTINFO: s->pktinfo = v; break;
+		case IP_RECVTOS: s->recvtos = v; break;
+		case IP_RECVTTL: s->recvttl = v; break;
+		}
+	} else if (level == IPPROTO_UDP && name == 1 /* UDP_CORK */) {
+		/* Corked datagrams are assembled by the kernel: send through it. */
+		s->corked = v;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+static int udp_ioctl(struct shim_fd *f, unsigned long req, void *arg)
+{
+	struct udp_sock *s = udp_sk(f);
+
+	if (req == FIONREAD && arg) {
+		/* Size of the next datagram, ours first (the kernel's answer otherwise). */
+		pthread_spin_lock(&s->qlock);
+		int n = s->q_head ? (int)udp_meta_len(s->q_head) : -1;
+		pthread_spin_unlock(&s->qlock);
+		if (n >= 0) {
+			*(int *)arg = n;
+			return 0;
+		}
+	}
+	if (sys_ioctl(f->fd, req, arg) < 0)
+		return -errno;
+	if (req == FIONBIO && arg)
+		f->nonblock = *(int *)arg != 0;
+	return 0;
+}
+
+static int udp_close(struct shim_fd *f)
+{
+	struct udp_sock *s = udp_sk(f);
+
+	pthread_mutex_lock(&s->lock);
+	rx_detach(s);
+	pthread_mutex_unlock(&s->lock);
+	udp_sock_flush_queue(s);
+	return 0;
+}
+
+static void udp_destroy(struct shim_fd *f)
+{
+	struct udp_sock *s = udp_sk(f);
+
+	rx_detach(s);
+	udp_sock_flush_queue(s);
+	for (int i = 0; i < UDP_DST_CACHE; i++)
+		dst_release(&s->dst[i]);
+	stats_sock_close(s->st);
+	pthread_spin_destroy(&s->qlock);
+	pthread_mutex_destroy(&s->lock);
+	pthread_mutex_destroy(&s->dst_lock);
+	if (s->wake_efd >= 0)
+		sys_close(s->wake_efd);
+	free(s);
+}
+
+/* ---- send ---- */
+
+static ssize_t os_send(struct udp_sock *s, const struct msghdr *msg, int flags)
+{
+	ssize_t r = sys_sendmsg(s->base.fd, msg, flags);
+
+	if (r < 0) {
+		r = -errno;
+		if (r == -EAGAIN)
+			STAT_INC(s->st, tx_os_eagain);
+		else
+			STAT_INC(s->st, tx_os_errors);
+		return r;
+	}
+	STAT_INC(s->st, tx_os_packets);
+	STAT_ADD(s->st, tx_os_bytes, r);
+	return r;
+}
+
+static ssize_t udp_sendmsg(struct shim_fd *f, const struct msghdr *msg, int flags)
+{
+	struct udp_sock *s = udp_sk(f);
+	uint32_t daddr;
+	uint16_t dport;
+
+	if (__builtin_expect(s->os_only || s->corked || s->shut_wr || msg->msg_controllen ||
+			     (flags & (MSG_OOB | MSG_MORE | MSG_CONFIRM)), 0))
+		return os_send(s, msg, flags);
+	if (msg->msg_name && msg->msg_namelen) {
+		const struct sockaddr_in *sin = msg->msg_name;
+		if (msg->msg_namelen < sizeof(*sin) || sin->sin_family != AF_INET)
+			return os_send(s, msg, flags);	/* the kernel's errno, AF_UNSPEC rules */
+		daddr = sin->sin_addr.s_addr;
+		dport = sin->sin_port;
+	} else if (s->connected) {
+		daddr = s->raddr;
+		dport = s->rport;
+	} else {
+		return os_send(s, msg, flags);	/* EDESTADDRREQ from the kernel */
+	}
+	if (!dport || msg->msg_iovlen > UIO_MAXIOV)
+		return os_send(s, msg, flags);
+	size_t len = iov_total(msg->msg_iov, (int)msg->msg_iovlen);
+	if (len > UDP_MAX_PAYLOAD)
+		return -EMSGSIZE;
+
+	pthread_mutex_lock(&s->dst_lock);
+	if (__builtin_expect(!s->bound, 0)) {
+		pthread_mutex_lock(&s->lock);
+		int err = ensure_bound(s);
+		pthread_mutex_unlock(&s->lock);
+		if (err) {
+			pthread_mutex_unlock(&s->dst_lock);
+			return os_send(s, msg, flags);
+		}
+	}
+	struct udp_dst *d = dst_slot(s, daddr, dport);
+	if (__builtin_expect(d->state == UDP_DST_EMPTY || d->daddr != daddr || d->dport != dport, 0)) {
+		dst_resolve(s, d, daddr, dport, true);
+		pthread_mutex_lock(&s->lock);
+		set_offloaded_stat(s);
+		pthread_mutex_unlock(&s->lock);
+	} else if (__builtin_expect(d->cp_gen != cp_generation() || d->opt_gen != s->opt_gen, 0)) {
+		dst_resolve(s, d, daddr, dport, false);
+	}
+	if (d->state != UDP_DST_OFFLOAD) {
+		pthread_mutex_unlock(&s->dst_lock);
+		return os_send(s, msg, flags);
+	}
+	struct ring *r = d->ring;
+	unsigned mtu = d->mtu;
+	struct net_tmpl t = d->tmpl;
+	pthread_mutex_unlock(&s->dst_lock);
+
+	bool nonblock = f->nonblock || (flags & MSG_DONTWAIT);
+	uint64_t deadline = 0;
+	uint64_t snap = shim_signal_snapshot();
+	for (;;) {
+		int err = udp_tx_ring(r, &t, mtu, msg->msg_iov, (int)msg->msg_iovlen, (unsigned)len);
+		if (err == 0)
+			break;
+		if (err == -EMSGSIZE)
+			return os_send(s, msg, flags);	/* too many fragments for one burst */
+		/* No TX buffer free: the ring's completions free them as frames leave. */
+		if (nonblock) {
+			if (shim_params.tx_nonblocked_eagains) {
+				STAT_INC(s->st, tx_offload_eagain);
+				return -EAGAIN;
+			}
+			STAT_INC(s->st, tx_offload_errors);	/* dropped, like a full qdisc */
+			return (ssize_t)len;
+		}
+		if (!deadline)
+			deadline = net_now_ns() + (s->sndtimeo_ns ? (uint64_t)s->sndtimeo_ns : UINT64_MAX / 2);
+		if (net_now_ns() >= deadline) {
+			STAT_INC(s->st, tx_offload_eagain);
+			return -EAGAIN;
+		}
+		if (shim_signal_interrupted(snap) || (s->sndtimeo_ns && shim_signal_arrived(snap)))
+			return -EINTR;
+		sched_yield();
+	}
+	STAT_INC(s->st, tx_offload_packets);
+	STAT_ADD(s->st, tx_offload_bytes, len);
+	return (ssize_t)len;
+}
+
+static void udp_atfork_child(struct shim_fd *f)
+{
+	struct udp_sock *s = udp_sk(f);
+
+	/* Rings are not inherited: the child's copy of this socket is the kernel's. Ring
+	 * memory belongs to the parent, so the references are simply forgotten. */
+	s->os_only = true;
+	s->nrx = 0;
+	s->rx_offloaded = false;
+	s->group = NULL;
+	s->conn_ring = NULL;
+	s->q_head = s->q_tail = NULL;
+	s->q_pkts = 0;
+	s->q_bytes = 0;
+	s->sleepers = 0;
+	memset(s->dst, 0, sizeof(s->dst));
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutex_init(&s->dst_lock, NULL);
+	pthread_spin_init(&s->qlock, PTHREAD_PROCESS_PRIVATE);
+}
+
+static const struct fd_ops udp_ops = {
+	.name = "udp",
+	.close = udp_close,
+	.destroy = udp_destroy,
+	.bind = udp_bind,
+	.connect = udp_connect,
+	.shutdown = udp_shutdown,
+	.setsockopt = udp_setsockopt,
+	.ioctl = udp_ioctl,
+	.recvmsg = udp_sock_recvmsg,
+	.sendmsg = udp_sendmsg,
+	.poll_ready = udp_sock_poll_ready,
+	.atfork_child = udp_atfork_child,
+};
+
+struct shim_fd *udp_sock_new(int fd, int type, int protocol)
+{
+	struct udp_sock *s = calloc(1, sizeof(*s));
+	int v = 0;
+	socklen_t len = sizeof(v);
+
+	if (!s)
+		return NULL;
+	s->base.ops = &udp_ops;
+	s->base.fd = fd;
+	s->base.domain = AF_INET;
+	s->base.type = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+	s->base.protocol = protocol;
+	s->base.refcnt = 1;
+	s->base.nonblock = !!(type & SOCK_NONBLOCK);
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutex_init(&s->dst_lock, NULL);
+	pthread_spin_init(&s->qlock, PTHREAD_PROCESS_PRIVATE);
+	s->wake_efd = -1;
+	s->ttl = 64;
+	if (sys_getsockopt(fd, IPPROTO_IP, IP_TTL, &v, &len) == 0)
+		s->ttl = (uint8_t)v;
+	s->st = stats_sock_open(fd, AF_INET, s->base.type, IPPROTO_UDP);
+	STAT_SET(s->st, ring, ~0ull);
+	STAT_SET(s->st, blocking, !s->base.nonblock);
+	STAT_INC_MT(stats_global(), sockets_created);
+	update_q_limit(s);
+	return &s->base;
+}

@@ -1,0 +1,96 @@
+/* udp_sock.h — the offloaded UDP socket object, shared by udp_sock.c (socket ops),
+ * udp_sock_rx.c (receive calls) and net/udp.c (demux into the ready queue). The
+ * kernel socket at base.fd always exists: it holds the port and carries everything
+ * that is not offloaded. */
+#ifndef SHIM_SOCK_UDP_SOCK_H
+#define SHIM_SOCK_UDP_SOCK_H
+
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/stats.h"
+#include "net/ip.h"
+#include "net/pkt.h"
+#include "ring/ring.h"
+#include "sock/sock.h"
+
+#define UDP_MAX_RX_RINGS 8
+#define UDP_DST_CACHE 8		/* direct-mapped destinations per socket */
+
+enum udp_dst_state { UDP_DST_EMPTY, UDP_DST_OFFLOAD, UDP_DST_KERNEL, UDP_DST_PENDING };
+
+/* A destination this socket sent to: the decision and the cached header template. */
+struct udp_dst {
+	uint32_t daddr;			/* network order */
+	uint16_t dport;
+	uint8_t state;			/* enum udp_dst_state */
+	bool rules_offload;		/* udp_sender decision, taken once per destination */
+	uint32_t cp_gen, opt_gen;	/* template validity */
+	struct ring *ring;		/* TX ring (referenced) */
+	unsigned mtu;
+	int ifindex;
+	uint64_t pending_until_ns;	/* neighbour wait deadline */
+	struct net_tmpl tmpl;
+};
+
+struct udp_group;
+
+struct udp_sock {
+	struct shim_fd base;		/* first: the fd table sees this */
+	pthread_mutex_t lock;		/* bind/connect/options/close (slow path) */
+
+	/* ready queue (datagrams from the rings), under qlock */
+	pthread_spinlock_t qlock;
+	struct shim_pkt *q_head, *q_tail;
+	uint32_t q_pkts;
+	uint64_t q_bytes;
+	uint64_t q_limit;		/* max(SO_RCVBUF, SHIM_RX_BYTES_MIN) */
+
+	/* receive side */
+	int nrx;
+	struct ring *rx_rings[UDP_MAX_RX_RINGS];	/* rings to poll (referenced) */
+	struct udp_group *group;	/* 3-tuple membership, or NULL */
+	struct ring *conn_ring;		/* 5-tuple flow ring, or NULL */
+	struct ring_flow conn_flow;
+	bool rx_offloaded;
+	unsigned os_poll_count;		/* ring polls since the kernel fd was last checked */
+	int sleepers;			/* threads asleep in a receive call, under qlock */
+	int wake_efd;			/* eventfd they also sleep on; -1 until needed */
+
+	/* addresses (network order), mirrored from the kernel socket */
+	uint32_t laddr, raddr;
+	uint16_t lport, rport;
+	bool bound, connected;
+	bool shut_rd, shut_wr;
+	bool os_only;			/* fork child, or corked: everything to the kernel */
+
+	/* options mirrored from setsockopt (the kernel socket has them too) */
+	bool ts_us, ts_ns, pktinfo, recvtos, recvttl, reuseport, corked;
+	uint8_t tos, ttl;
+	int bound_if;			/* SO_BINDTODEVICE */
+	int64_t rcvtimeo_ns, sndtimeo_ns;	/* 0 = none */
+	uint32_t opt_gen;		/* bumped when TOS/TTL change */
+
+	/* transmit side */
+	pthread_mutex_t dst_lock;
+	struct udp_dst dst[UDP_DST_CACHE];
+
+	struct shim_sock_stats *st;
+	struct udp_sock *group_next;	/* member list of the group */
+};
+
+static inline struct udp_sock *udp_sk(struct shim_fd *f) { return (struct udp_sock *)f; }
+
+/* sock/udp_sock_rx.c */
+ssize_t udp_sock_recvmsg(struct shim_fd *f, struct msghdr *msg, int flags);
+int udp_sock_recvmmsg(struct shim_fd *f, struct mmsghdr *v, unsigned n, int flags, struct timespec *tmo);
+unsigned udp_sock_poll_ready(struct shim_fd *f, unsigned events);
+void udp_sock_flush_queue(struct udp_sock *s);
+/* Wake threads asleep in a receive call (new data, or the socket now has rings). */
+void udp_sock_kick(struct udp_sock *s);
+/* Poll each ring of the socket once; true if anything arrived. */
+bool udp_sock_poll_rings(struct udp_sock *s);
+
+#endif
