@@ -24,6 +24,7 @@ iomux_cleanup() {
 	rm -rf "$WORK"
 }
 trap iomux_cleanup EXIT
+trap 'exit 1' TERM INT HUP	# a test timeout still tears the testbed down
 
 "$TB" check >/dev/null || { "$TB" check; exit 77; }
 "$TB" up "$N" -n >/dev/null || { echo "testbed $N did not come up"; exit 1; }
