@@ -24,6 +24,10 @@ struct udp_group {
 	pthread_spinlock_t lock;	/* members; taken inside ring rx locks */
 	struct udp_sock *members;	/* newest first */
 	unsigned nmembers;
+	/* Sockets that joined and are not destroyed yet: the rings stay referenced
+	 * until the last of them goes, as the iomux contract asks (rx_rings op). */
+	unsigned holders;
+	bool nflows_gone;		/* no members left: flows detached, out of the list */
 	int nrings;
 	struct ring *rings[UDP_MAX_RX_RINGS];	/* referenced by the group */
 	struct ring_flow flow;
@@ -31,6 +35,8 @@ struct udp_group {
 
 static pthread_mutex_t groups_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct udp_group *groups;
+
+static void group_release_locked(struct udp_group *g);
 
 static uint32_t flow_hash(const struct udp_meta *m)
 {
@@ -148,6 +154,13 @@ int udp_group_join(struct udp_sock *s, uint32_t laddr, uint16_t lport, bool reus
 	g->reuseport = g->reuseport && reuseport;
 	pthread_spin_unlock(&g->lock);
 	s->group = g;
+	if (s->held_group != g) {
+		struct udp_group *old = s->held_group;
+		g->holders++;
+		s->held_group = g;
+		if (old)
+			group_release_locked(old);
+	}
 	memcpy(s->rx_rings, g->rings, sizeof(g->rings[0]) * (size_t)g->nrings);
 	__atomic_store_n(&s->nrx, g->nrings, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&groups_lock);
@@ -185,13 +198,31 @@ void udp_group_leave(struct udp_sock *s)
 				break;
 			}
 		/* Detaching takes each ring's rx lock: once done no sink runs on g. */
-		for (int i = 0; i < g->nrings; i++) {
+		for (int i = 0; i < g->nrings; i++)
 			ring_flow_detach(g->rings[i], &g->flow, group_sink, g);
-			ring_put(g->rings[i]);
-		}
-		pthread_spin_destroy(&g->lock);
-		free(g);
+		g->nflows_gone = true;
 	}
+	pthread_mutex_unlock(&groups_lock);
+}
+
+/* groups_lock held. Drop one holder; the last one puts the rings. */
+static void group_release_locked(struct udp_group *g)
+{
+	if (--g->holders || !g->nflows_gone)
+		return;
+	for (int i = 0; i < g->nrings; i++)
+		ring_put(g->rings[i]);
+	pthread_spin_destroy(&g->lock);
+	free(g);
+}
+
+void udp_group_release(struct udp_sock *s)
+{
+	if (!s->held_group)
+		return;
+	pthread_mutex_lock(&groups_lock);
+	group_release_locked(s->held_group);
+	s->held_group = NULL;
 	pthread_mutex_unlock(&groups_lock);
 }
 

@@ -81,14 +81,23 @@ static void count_decision(bool offload)
 
 static void rx_detach(struct udp_sock *s)
 {
-	__atomic_store_n(&s->nrx, 0, __ATOMIC_RELEASE);
+	int had = __atomic_exchange_n(&s->nrx, 0, __ATOMIC_ACQ_REL);
+
 	udp_group_leave(s);
-	if (s->conn_ring) {
-		struct ring *r = s->conn_ring;
-		udp_conn_detach(s);
-		ring_put(r);
-	}
+	udp_conn_detach(s);
 	s->rx_offloaded = false;
+	if (had)
+		shim_fd_rings_changed(&s->base);
+}
+
+/* A new connected ring: the previous one (if any) is no longer polled by anyone. */
+static void hold_conn_ring(struct udp_sock *s, struct ring *r)
+{
+	struct ring *old = s->conn_ring_held;
+
+	s->conn_ring_held = r;
+	if (old)
+		ring_put(old);
 }
 
 /* Join the (address, port) group on every interface the bound address covers. */
@@ -143,6 +152,7 @@ static void rx_offload_bound(struct udp_sock *s)
 	}
 	s->rx_offloaded = true;
 	update_q_limit(s);
+	shim_fd_rings_changed(&s->base);
 	udp_sock_kick(s);
 	log_dbg("udp fd %d: receiving %s:%u offloaded on %d ring(s)", s->base.fd,
 		inet_ntoa((struct in_addr){ s->laddr }), ntohs(s->lport), nr);
@@ -171,10 +181,12 @@ static void rx_offload_connected(struct udp_sock *s)
 		ring_put(r);
 		return;
 	}
+	hold_conn_ring(s, r);
 	s->rx_rings[0] = r;
 	__atomic_store_n(&s->nrx, 1, __ATOMIC_RELEASE);
 	s->rx_offloaded = true;
 	update_q_limit(s);
+	shim_fd_rings_changed(&s->base);
 	udp_sock_kick(s);
 }
 
@@ -452,7 +464,18 @@ static int udp_close(struct shim_fd *f)
 	rx_detach(s);
 	pthread_mutex_unlock(&s->lock);
 	udp_sock_flush_queue(s);
+	shim_fd_wake(f, SHIM_WAKE_CLOSE);
 	return 0;
+}
+
+static int udp_rx_rings(struct shim_fd *f, struct ring **out, int max)
+{
+	struct udp_sock *s = udp_sk(f);
+	int n = __atomic_load_n(&s->nrx, __ATOMIC_ACQUIRE);
+
+	for (int i = 0; i < n && i < max; i++)
+		out[i] = s->rx_rings[i];
+	return n;
 }
 
 static void udp_destroy(struct shim_fd *f)
@@ -461,6 +484,8 @@ static void udp_destroy(struct shim_fd *f)
 
 	rx_detach(s);
 	udp_sock_flush_queue(s);
+	udp_group_release(s);
+	hold_conn_ring(s, NULL);
 	for (int i = 0; i < UDP_DST_CACHE; i++)
 		dst_release(&s->dst[i]);
 	stats_sock_close(s->st);
@@ -589,7 +614,9 @@ static void udp_atfork_child(struct shim_fd *f)
 	s->nrx = 0;
 	s->rx_offloaded = false;
 	s->group = NULL;
+	s->held_group = NULL;
 	s->conn_ring = NULL;
+	s->conn_ring_held = NULL;
 	s->q_head = s->q_tail = NULL;
 	s->q_pkts = 0;
 	s->q_bytes = 0;
@@ -612,6 +639,7 @@ static const struct fd_ops udp_ops = {
 	.recvmsg = udp_sock_recvmsg,
 	.sendmsg = udp_sendmsg,
 	.poll_ready = udp_sock_poll_ready,
+	.rx_rings = udp_rx_rings,
 	.atfork_child = udp_atfork_child,
 };
 

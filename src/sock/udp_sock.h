@@ -52,7 +52,9 @@ struct udp_sock {
 	int nrx;
 	struct ring *rx_rings[UDP_MAX_RX_RINGS];	/* rings to poll (referenced) */
 	struct udp_group *group;	/* 3-tuple membership, or NULL */
+	struct udp_group *held_group;	/* last group joined, released at destroy */
 	struct ring *conn_ring;		/* 5-tuple flow ring, or NULL */
+	struct ring *conn_ring_held;	/* referenced until destroy (iomux may use it) */
 	struct ring_flow conn_flow;
 	bool rx_offloaded;
 	unsigned os_poll_count;		/* ring polls since the kernel fd was last checked */

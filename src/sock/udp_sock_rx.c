@@ -51,6 +51,7 @@ void udp_sock_enqueue(struct udp_sock *s, struct shim_pkt *pkt, const struct udp
 	pthread_spin_unlock(&s->qlock);
 	if (wake)
 		udp_sock_kick(s);
+	shim_fd_wake(&s->base, POLLIN | POLLRDNORM);
 }
 
 void udp_sock_flush_queue(struct udp_sock *s)
@@ -307,7 +308,10 @@ ssize_t udp_sock_recvmsg(struct shim_fd *f, struct msghdr *msg, int flags)
 			break;
 		if (udp_sock_poll_rings(s))
 			continue;
-		if (nonblock || (ratio && ++s->os_poll_count >= (unsigned long)ratio)) {
+		/* The kernel socket (same-host senders) is looked at every `ratio` empty
+		 * ring polls, counted across calls so a non-blocking poller pays one
+		 * system call per `ratio` calls, not one per call. */
+		if (ratio ? ++s->os_poll_count >= (unsigned long)ratio : nonblock) {
 			s->os_poll_count = 0;
 			r = sys_recvmsg(f->fd, msg, flags | MSG_DONTWAIT);
 			if (r >= 0) {
