@@ -1,15 +1,17 @@
 /* udp_sock_rx.c — the receive calls of an offloaded UDP socket. Datagrams arrive in
  * the ready queue from the rings' flow sinks (under the ring's rx lock, no copy) and
  * leave it with one copy into the application's buffers, with the control messages
- * the kernel would give. Waiting: poll the rings (SHIM_RX_POLL times), look at the
- * kernel socket every SHIM_RX_UDP_POLL_OS_RATIO polls (same-host senders), then
- * sleep in poll() on the rings' wake fds, the kernel socket and our own eventfd;
- * signals end the wait with EINTR exactly when the kernel's recv would. */
+ * the kernel would give. Waiting: poll the rings (SHIM_RX_POLL times, yielding every
+ * SHIM_RX_POLL_YIELD), look at the kernel socket every SHIM_RX_UDP_POLL_OS_RATIO
+ * polls (same-host senders), then sleep in poll() on the rings' wake fds, the kernel
+ * socket and our own eventfd; signals end the wait with EINTR exactly when the
+ * kernel's recv would. */
 #include "sock/udp_sock.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <time.h>
@@ -297,6 +299,7 @@ ssize_t udp_sock_recvmsg(struct shim_fd *f, struct msghdr *msg, int flags)
 		poll_max = 0;
 	}
 	long ratio = shim_params.rx_udp_poll_os_ratio;
+	long yield_every = shim_params.rx_poll_yield;
 	int64_t deadline = 0;
 	uint64_t snap = shim_signal_snapshot();
 	long spins = 0;
@@ -333,6 +336,9 @@ ssize_t udp_sock_recvmsg(struct shim_fd *f, struct msghdr *msg, int flags)
 			return -EAGAIN;
 		}
 		if (poll_max < 0 || ++spins < poll_max) {
+			/* More pollers than cores: let the others run now and then. */
+			if (yield_every && spins % yield_every == 0)
+				sched_yield();
 			if (__builtin_expect((spins & 63) == 0, 0)) {
 				if (shim_signal_arrived(snap) &&
 				    (shim_signal_interrupted(snap) || s->rcvtimeo_ns)) {
