@@ -10,6 +10,7 @@
 
 #include "core/init.h"
 #include "core/log.h"
+#include "core/stats.h"
 #include "core/params.h"
 #include "core/rules.h"
 #include "intercept/intercept.h"
@@ -77,6 +78,9 @@ __attribute__((constructor(101))) static void shim_init(void)
 	/* Stage 3: offload rules (SHIM_CONFIG_FILE). Errors are logged; without rules
 	 * every socket is a candidate for offload, as in VMA. */
 	rules_init();
+	/* Stage 3b: this process's stats segment (SHIM_STATS_SHMEM_DIR), so shim_stats
+	 * sees the process from its first moment; failure leaves scratch blocks. */
+	stats_init();
 	/* Stage 4: the fd table. Without it the library stays a pure pass-through. */
 	err = fdt_init();
 	if (err) {
