@@ -96,6 +96,8 @@ static int echo(int port, int idle_s, int n)
 			any = 1;
 			if (r == 4 && !memcmp(buf, "quit", 4)) {
 				printf("echoed %lu\n", count);
+				for (int k = 0; k < n; k++)
+					close(pf[k].fd);
 				return 0;
 			}
 			if (sendto(pf[i].fd, buf, (size_t)r, 0, (struct sockaddr *)&from, fl) != r)
