@@ -278,6 +278,7 @@ static void dst_resolve(struct udp_sock *s, struct udp_dst *d, uint32_t daddr, u
 	}
 	net_tmpl_init(&d->tmpl, &a);
 	d->state = UDP_DST_OFFLOAD;
+	__atomic_store_n(&s->tx_offloaded, true, __ATOMIC_RELAXED);
 }
 
 /* Bind the kernel socket to an ephemeral port before the first offloaded send, as

@@ -57,6 +57,7 @@ struct udp_sock {
 	struct ring *conn_ring_held;	/* referenced until destroy (iomux may use it) */
 	struct ring_flow conn_flow;
 	bool rx_offloaded;
+	bool tx_offloaded;		/* at least one destination goes through a ring */
 	unsigned os_poll_count;		/* ring polls since the kernel fd was last checked */
 	int sleepers;			/* threads asleep in a receive call, under qlock */
 	int wake_efd;			/* eventfd they also sleep on; -1 until needed */

@@ -393,8 +393,13 @@ ssize_t udp_sock_recvmsg(struct shim_fd *f, struct msghdr *msg, int flags)
 unsigned udp_sock_poll_ready(struct shim_fd *f, unsigned events)
 {
 	struct udp_sock *s = udp_sk(f);
-	unsigned r = events & POLLOUT;
+	unsigned r = 0;
 
+	/* An offloaded socket is always writable (a full ring waits or drops inside the
+	 * send, like a full qdisc), so a caller spinning in user space sees it at once.
+	 * A socket with nothing offloaded leaves every answer to its kernel fd. */
+	if (__atomic_load_n(&s->nrx, __ATOMIC_ACQUIRE) || __atomic_load_n(&s->tx_offloaded, __ATOMIC_RELAXED))
+		r |= events & (POLLOUT | POLLWRNORM);
 	if (events & (POLLIN | POLLRDNORM)) {
 		if (!__atomic_load_n(&s->q_head, __ATOMIC_RELAXED))
 			udp_sock_poll_rings(s);
