@@ -123,6 +123,10 @@ void fdt_atfork_child(void);
 unsigned fdt_size(void);
 void fdt_exit(void);
 
+/* core/init.c: the start-up stage that waits for the first AF_INET socket; cheap
+ * after the first call. */
+void shim_init_first_socket(void);
+
 /* intercept_proc.c: fork handlers, registered by the constructor. */
 int proc_init(void);
 /* intercept_signal.c: handler bookkeeping; SHIM_HANDLE_SIGINTR. */

@@ -44,6 +44,7 @@ int socket(int domain, int type, int protocol)
 	factory = factory_for(domain, base, protocol);
 	if (!factory)
 		return fd;
+	shim_init_first_socket();
 	f = factory(fd, type, protocol);
 	if (!f)
 		goto out;	/* the socket layer leaves this one to the kernel */
@@ -96,8 +97,10 @@ int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 }
 
 /* The extra API's entry point (include/shim_extra.h): getsockopt(-1, SOL_SOCKET,
- * SO_SHIM_GET_API, &ptr, &len). Weak: the extra API module may be left out. */
-extern int shim_extra_getsockopt(void *val, socklen_t *len) __attribute__((weak));
+ * SO_SHIM_GET_API, &ptr, &len). Weak and hidden: the extra API module may be left
+ * out, and nothing outside the library may stand in for it. */
+extern int shim_extra_getsockopt(void *val, socklen_t *len)
+	__attribute__((weak, visibility("hidden")));
 
 int getsockopt(int fd, int level, int name, void *restrict val, socklen_t *restrict len)
 {

@@ -213,7 +213,11 @@ static void retag(struct epfd *ep)
 		kreg(ep, EPOLL_CTL_MOD, ep->rings.r[i]->wake_fd);
 }
 
-/* Bring the ring wake fds registered in the kernel epoll in line with the items. */
+/* Bring the ring wake fds registered in the kernel epoll in line with the items.
+ * Fds of rings no longer needed are left registered: a ring that is closed leaves
+ * the kernel epoll by itself, and deleting by number could hit an unrelated file
+ * that took the number since; a ring still open only costs a spurious wake-up
+ * (edge-triggered, under our tag). Every current ring is (re)added: EEXIST is fine. */
 static void sync_rings(struct epfd *ep)
 {
 	struct iomux_rings now;
@@ -221,23 +225,13 @@ static void sync_rings(struct epfd *ep)
 	iomux_rings_init(&now);
 	for (unsigned b = 0; b < ep->hsize; b++)
 		for (struct ep_item *it = ep->fdh[b]; it; it = it->fd_next)
-			if (!it->dead)
-				iomux_rings_add_fd(&now, it->f);
-	for (int i = 0; i < ep->rings.n; i++) {
-		bool keep = false;
-
-		for (int j = 0; j < now.n && !keep; j++)
-			keep = now.r[j] == ep->rings.r[i];
-		if (!keep)
-			kreg(ep, EPOLL_CTL_DEL, ep->rings.r[i]->wake_fd);
-	}
+			it->offloaded = !it->dead && iomux_rings_add_fd(&now, it->f) > 0;
 	for (int j = 0; j < now.n; j++) {
-		bool had = false;
+		int r = kreg(ep, EPOLL_CTL_ADD, now.r[j]->wake_fd);
 
-		for (int i = 0; i < ep->rings.n && !had; i++)
-			had = now.r[j] == ep->rings.r[i];
-		if (!had && kreg(ep, EPOLL_CTL_ADD, now.r[j]->wake_fd) < 0)
-			log_dbg("epoll %d: ring wake fd %d not registered", ep->base.fd, now.r[j]->wake_fd);
+		if (r < 0 && r != -EEXIST)
+			log_dbg("epoll %d: ring wake fd %d not registered (%d)", ep->base.fd,
+				now.r[j]->wake_fd, r);
 	}
 	iomux_rings_free(&ep->rings);
 	ep->rings = now;
@@ -462,7 +456,7 @@ int epfd_harvest(struct epfd *ep, struct epoll_event *evs, int n, int max, uint6
 			removed = true;
 			continue;
 		}
-		ev = item_ready(it);
+		ev = it->offloaded ? item_ready(it) : 0;
 		if (!ev)
 			continue;
 		if (it->stamp == seq) {
@@ -600,7 +594,7 @@ static unsigned epfd_poll_ready(struct shim_fd *f, unsigned events)
 		it->on_rd = false;
 		it->rd_next = it->rd_prev = NULL;
 		rd_unlock(ep);
-		if (it->dead || item_ready(it)) {
+		if (it->dead || (it->offloaded && item_ready(it))) {
 			ready |= !it->dead;
 			*keep_tail = it;
 			it->zombie_next = NULL;
@@ -641,6 +635,10 @@ static void epfd_atfork_child(struct shim_fd *f)
 	ep->sleepers = 0;
 	ep->active = 0;
 	ep->forked = true;
+	/* The parent's rings are not ours: ask the items again (the array is dropped,
+	 * not freed: it may be shared with nothing here, but it costs little). */
+	iomux_rings_init(&ep->rings);
+	ep->rings_valid = false;
 }
 
 static const struct fd_ops epfd_ops = {

@@ -33,6 +33,8 @@ struct ep_item {
 	struct ep_item *rd_next, *rd_prev;	/* ready list, under ep->rdlock */
 	bool on_rd;
 	bool dead;			/* the object was closed */
+	bool offloaded;			/* the object has rings (last ring sync): else
+					 * its kernel twin tells everything */
 	struct ep_item *fd_next;	/* interest hash by fd */
 	struct ep_item *d_next;		/* hash by user data (kernel twin events) */
 	uint64_t stamp;			/* call that reported it ... */
@@ -58,6 +60,7 @@ struct epfd {
 	struct ep_item *zombies;	/* removed while active: put when it drops to 0 */
 	uint64_t seq;			/* harvest sequence (stamps) */
 	struct shim_iomux_stats *st;
+	bool kernel_first;		/* next harvest starts with the kernel's events */
 	bool forked;			/* fork child: the kernel epoll is shared, leave our
 					 * registrations in it alone */
 };

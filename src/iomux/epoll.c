@@ -88,6 +88,54 @@ int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 	return (int)shim_ret(r, saved);
 }
 
+static int ns_to_ms(int64_t ns)
+{
+	if (ns < 0)
+		return -1;
+	ns = (ns + 999999) / 1000000;
+	return ns > 0x7fffffff ? 0x7fffffff : (int)ns;
+}
+
+/* An instance with user-space items but no ring to spin on (sockets not offloaded,
+ * nested instances of kernel fds): ready items, else one kernel wait with the
+ * caller's own timeout and mask (an item that becomes ready meanwhile writes our
+ * eventfd, which sits in the kernel epoll). -EAGAIN: only our eventfd spoke; the
+ * caller goes on the general way. */
+static int ep_wait_plain(struct epfd *ep, struct epoll_event *evs, int max, int64_t tmo_ns,
+			 const sigset_t *mask, bool precise)
+{
+	bool tagged = false;
+	int n, k;
+
+	pthread_mutex_lock(&ep->mtx);
+	n = epfd_harvest(ep, evs, 0, max, ++ep->seq);
+	if (n > 0 && n < max && (k = sys_epoll_wait(ep->base.fd, evs + n, max - n, 0)) > 0)
+		n += epfd_kernel_events(ep, evs, n, k, ep->seq, &tagged);
+	pthread_mutex_unlock(&ep->mtx);
+	if (n)
+		return n;
+	__atomic_add_fetch(&ep->sleepers, 1, __ATOMIC_ACQ_REL);
+	if (!epfd_rd_empty(ep)) {
+		k = -EAGAIN;
+	} else if (precise) {
+		struct timespec ts;
+
+		k = sys_epoll_pwait2(ep->base.fd, evs, max, iomux_ns_to_ts(tmo_ns, &ts), mask);
+	} else {
+		k = sys_epoll_pwait(ep->base.fd, evs, max, ns_to_ms(tmo_ns), mask);
+	}
+	if (k < 0 && k != -EAGAIN)
+		k = -errno;
+	__atomic_sub_fetch(&ep->sleepers, 1, __ATOMIC_ACQ_REL);
+	if (k <= 0)
+		return k;
+	pthread_mutex_lock(&ep->mtx);
+	n = epfd_kernel_events(ep, evs, 0, k, ++ep->seq, &tagged);
+	n = epfd_harvest(ep, evs, n, max, ep->seq);
+	pthread_mutex_unlock(&ep->mtx);
+	return n ? n : -EAGAIN;
+}
+
 /* One wait over a mixed instance; tmo_ns -1 forever. */
 static int ep_wait(struct epfd *ep, struct epoll_event *evs, int max, int64_t tmo_ns,
 		   const sigset_t *mask, bool precise)
@@ -97,7 +145,6 @@ static int ep_wait(struct epfd *ep, struct epoll_event *evs, int max, int64_t tm
 	int n = 0, k = 0, arm_retries = 0;
 	bool kernel_fresh = false, tagged;
 
-	iomux_call_start(&c, tmo_ns, mask);
 	iomux_rings_init(&rs);
 	pthread_mutex_lock(&ep->mtx);
 	epfd_maint(ep);
@@ -105,38 +152,79 @@ static int ep_wait(struct epfd *ep, struct epoll_event *evs, int max, int64_t tm
 		iomux_rings_add(&rs, ep->rings.r[i]);
 	ep->active++;
 	pthread_mutex_unlock(&ep->mtx);
+	if (!rs.n) {
+		int64_t t0 = iomux_now_ns();
+
+		n = ep_wait_plain(ep, evs, max, tmo_ns, mask, precise);
+		if (n != -EAGAIN)
+			goto out_active;
+		if (tmo_ns > 0)
+			tmo_ns = tmo_ns > iomux_now_ns() - t0 ? tmo_ns - (iomux_now_ns() - t0) : 0;
+	}
+	iomux_call_start(&c, tmo_ns, mask);
+	/* Whatever the rings hold now is part of the first answer (timeout 0 too). */
+	iomux_rings_poll(&rs);
 
 	for (;;) {
 		uint64_t seq;
 
 		tagged = false;
+		/* The common spinning pass: nothing ready, no kernel check due. */
+		if (!kernel_fresh && epfd_rd_empty(ep) && c.passes && c.tmo_ns &&
+		    (!c.cfg.os_ratio || c.passes % c.cfg.os_ratio)) {
+			n = 0;
+			goto spin;
+		}
 		pthread_mutex_lock(&ep->mtx);
 		seq = ++ep->seq;
-		n = kernel_fresh ? epfd_kernel_events(ep, evs, 0, k, seq, &tagged) : 0;
-		n = epfd_harvest(ep, evs, n, max, seq);
-		if (n > 0 && !kernel_fresh)
-			c.found_offloaded = true;
-		if (!kernel_fresh && n < max && iomux_os_due(&c, n > 0)) {
-			k = sys_epoll_wait(ep->base.fd, evs + n, max - n, 0);
-			if (k < 0) {
-				n = -errno;
-				pthread_mutex_unlock(&ep->mtx);
-				break;
+		if (kernel_fresh) {
+			n = epfd_kernel_events(ep, evs, 0, k, seq, &tagged);
+			n = epfd_harvest(ep, evs, n, max, seq);
+		} else {
+			bool os_done = false;
+			int nk = 0;
+
+			/* Fairness when maxevents is the limit: the kernel's single ready
+			 * list serves its items in turn; here, after a call that user-space
+			 * items filled, the kernel's events go first. */
+			if (ep->kernel_first) {
+				k = sys_epoll_wait(ep->base.fd, evs, max, 0);
+				if (k < 0) {
+					n = -errno;
+					pthread_mutex_unlock(&ep->mtx);
+					break;
+				}
+				nk = epfd_kernel_events(ep, evs, 0, k, seq, &tagged);
+				os_done = true;
 			}
-			n += epfd_kernel_events(ep, evs, n, k, seq, &tagged);
+			n = epfd_harvest(ep, evs, nk, max, seq);
+			if (n > nk)
+				c.found_offloaded = true;
+			if (!os_done && n < max && iomux_os_due(&c, n > 0)) {
+				k = sys_epoll_wait(ep->base.fd, evs + n, max - n, 0);
+				if (k < 0) {
+					n = -errno;
+					pthread_mutex_unlock(&ep->mtx);
+					break;
+				}
+				n += epfd_kernel_events(ep, evs, n, k, seq, &tagged);
+			}
+			ep->kernel_first = n == max && n > nk && !ep->kernel_first;
 		}
 		pthread_mutex_unlock(&ep->mtx);
 		kernel_fresh = false;
 		if (n > 0)
 			break;
-		if (tagged && rs.n)
-			iomux_rings_poll(&rs);
-		if (c.tmo_ns == 0 || (c.deadline >= 0 && iomux_left_ns(&c) == 0))
-			break;
+		if (tagged && rs.n && iomux_rings_poll(&rs) > 0 && c.tmo_ns == 0 && !c.passes++)
+			continue;	/* frames behind our tag: one more look */
+spin:
+		/* A signal that arrived counts, even when the time is also up. */
 		if (iomux_interrupted(&c)) {
 			n = -EINTR;
 			break;
 		}
+		if (c.tmo_ns == 0 || (c.deadline >= 0 && iomux_left_ns(&c) == 0))
+			break;
 		if (rs.n && iomux_may_spin(&c)) {
 			iomux_rings_poll(&rs);
 			continue;
@@ -169,15 +257,9 @@ static int ep_wait(struct epfd *ep, struct epoll_event *evs, int max, int64_t tm
 		}
 		t0 = iomux_now_ns();
 		if (precise) {
-			struct timespec ts, *tsp = NULL;
-			int64_t left = iomux_left_ns(&c);
+			struct timespec ts;
 
-			if (left >= 0) {
-				ts.tv_sec = left / 1000000000;
-				ts.tv_nsec = left % 1000000000;
-				tsp = &ts;
-			}
-			k = sys_epoll_pwait2(ep->base.fd, evs, max, tsp, &cur);
+			k = sys_epoll_pwait2(ep->base.fd, evs, max, iomux_ns_to_ts(iomux_left_ns(&c), &ts), &cur);
 		} else {
 			k = sys_epoll_pwait(ep->base.fd, evs, max, iomux_left_ms(&c), &cur);
 		}
@@ -193,13 +275,13 @@ static int ep_wait(struct epfd *ep, struct epoll_event *evs, int max, int64_t tm
 			iomux_rings_poll(&rs);
 		kernel_fresh = true;
 	}
-
+	iomux_call_end(&c, ep->st, n);
+out_active:
 	pthread_mutex_lock(&ep->mtx);
 	if (--ep->active == 0)
 		epfd_put_zombies(ep);
 	pthread_mutex_unlock(&ep->mtx);
 	iomux_rings_free(&rs);
-	iomux_call_end(&c, ep->st, n);
 	return n;
 }
 
@@ -208,7 +290,7 @@ static struct epfd *mixed(int epfd)
 {
 	struct epfd *ep;
 
-	if (likely(!(fdt_peek(epfd) & ~FDT_BITS)))
+	if (likely(!iomux_any_offloaded()) || !(fdt_peek(epfd) & ~FDT_BITS))
 		return NULL;
 	ep = epfd_get(epfd);
 	if (ep && !__atomic_load_n(&ep->nitems, __ATOMIC_ACQUIRE)) {

@@ -30,6 +30,8 @@ void iomux_cfg_load(struct iomux_cfg *c);
 int64_t iomux_now_ns(void);
 /* timespec timeout (NULL = forever) to ns; -EINVAL for a malformed one. */
 int iomux_ts_to_ns(const struct timespec *ts, int64_t *out);
+/* ns timeout to a timespec in *ts, or NULL for -1 (forever). */
+struct timespec *iomux_ns_to_ts(int64_t ns, struct timespec *ts);
 /* ms timeout (negative = forever) to ns. */
 static inline int64_t iomux_ms_to_ns(int ms)
 {
@@ -78,7 +80,7 @@ struct iomux_rings {
 void iomux_rings_init(struct iomux_rings *rs);
 void iomux_rings_free(struct iomux_rings *rs);
 void iomux_rings_clear(struct iomux_rings *rs);
-/* Add the rings of f (its rx_rings op); 0 or -ENOMEM. */
+/* Add the rings of f (its rx_rings op); how many it has, or -ENOMEM. */
 int iomux_rings_add_fd(struct iomux_rings *rs, struct shim_fd *f);
 int iomux_rings_add(struct iomux_rings *rs, struct ring *r);
 /* Poll every ring once; frames delivered. */
@@ -101,6 +103,13 @@ static inline void shim_waiter_init(struct shim_waiter *w, shim_wake_fn fn, bool
 	w->prev = w;		/* self: not on any queue */
 	w->exclusive = exclusive;
 }
+/* Objects that have rings now (shim_fd_rings_changed): 0 means every descriptor of
+ * the process is a kernel fd as far as select/poll/epoll are concerned. */
+extern int iomux_nr_offloaded;
+static inline bool iomux_any_offloaded(void)
+{
+	return __atomic_load_n(&iomux_nr_offloaded, __ATOMIC_RELAXED) > 0;
+}
 /* Generation of every object's ring set: bumped by shim_fd_rings_changed(). */
 unsigned iomux_rings_gen(void);
 /* True when f is an offloaded-capable object (answers in user space). */
@@ -108,6 +117,11 @@ static inline bool iomux_is_user(const struct shim_fd *f)
 {
 	return f->ops && f->ops->poll_ready;
 }
+
+/* True when f answers in user space and has rings now (an offloaded socket, an
+ * instance holding one): only these make a call leave the kernel's own path. A
+ * socket that is not offloaded says no more than its kernel fd. */
+bool iomux_offloaded(struct shim_fd *f);
 
 /* Process-wide select/poll stats blocks (opened on first use). */
 struct shim_iomux_stats *iomux_stats_poll(void);

@@ -34,7 +34,7 @@ int iomux_poll_scan(struct pollfd *fds, unsigned nfds, struct iomux_pent *inl, i
 		f = fdt_get(fd);
 		if (!f)
 			continue;
-		if (!iomux_is_user(f)) {
+		if (!iomux_offloaded(f)) {
 			fd_put(f);
 			continue;
 		}
@@ -151,8 +151,8 @@ static int sleep_kernel(struct iomux_call *c, struct pollfd *fds, unsigned nfds,
 	bool fired = false;
 	int efd = iomux_thread_efd(), r, err = 0;
 	sigset_t all, cur;
-	struct timespec ts, *tsp = NULL;
-	int64_t left, t0;
+	struct timespec ts, *tsp;
+	int64_t t0;
 
 	if (efd < 0)
 		return efd;
@@ -182,12 +182,7 @@ static int sleep_kernel(struct iomux_call *c, struct pollfd *fds, unsigned nfds,
 		err = -EINTR;
 		goto out_unmask;
 	}
-	left = iomux_left_ns(c);
-	if (left >= 0) {
-		ts.tv_sec = left / 1000000000;
-		ts.tv_nsec = left % 1000000000;
-		tsp = &ts;
-	}
+	tsp = iomux_ns_to_ts(iomux_left_ns(c), &ts);
 	t0 = iomux_now_ns();
 	r = sys_ppoll(k, total, tsp, &cur);
 	if (r < 0)
@@ -226,11 +221,21 @@ int iomux_poll_mixed(struct pollfd *fds, unsigned nfds, struct iomux_pent *offl,
 
 	if (noffl > PENT_INLINE && !(uev = malloc(sizeof(*uev) * (size_t)noffl)))
 		return -ENOMEM;
-	iomux_call_start(&c, tmo_ns, mask);
 	iomux_rings_init(&rs);
 	for (int k = 0; k < noffl; k++)
 		if ((r = iomux_rings_add_fd(&rs, offl[k].f)) < 0)
-			goto out;
+			goto out_free;
+	if (!rs.n && !user_pass(fds, offl, noffl, uev)) {
+		/* Nothing to spin on and nothing ready in user space (sockets that are
+		 * not offloaded, instances of kernel fds only): the kernel's own call. */
+		struct timespec ts;
+
+		r = sys_ppoll(fds, nfds, iomux_ns_to_ts(tmo_ns, &ts), mask);
+		if (r < 0)
+			r = -errno;
+		goto out_free;
+	}
+	iomux_call_start(&c, tmo_ns, mask);
 	if (st)
 		STAT_MAX_MT(st, fds_max, nfds);
 	for (;;) {
@@ -259,12 +264,13 @@ int iomux_poll_mixed(struct pollfd *fds, unsigned nfds, struct iomux_pent *offl,
 			count_stats(st, fds, nfds, uev, noffl);
 			break;
 		}
-		if (c.tmo_ns == 0 || (c.deadline >= 0 && iomux_left_ns(&c) == 0))
-			break;
+		/* A signal that arrived counts, even when the time is also up. */
 		if (iomux_interrupted(&c)) {
 			r = -EINTR;
 			break;
 		}
+		if (c.tmo_ns == 0 || (c.deadline >= 0 && iomux_left_ns(&c) == 0))
+			break;
 		if (rs.n && iomux_may_spin(&c)) {
 			iomux_rings_poll(&rs);
 			continue;
@@ -284,9 +290,9 @@ int iomux_poll_mixed(struct pollfd *fds, unsigned nfds, struct iomux_pent *offl,
 			iomux_rings_poll(&rs);
 		kernel_fresh = true;
 	}
-out:
-	iomux_rings_free(&rs);
 	iomux_call_end(&c, st, r);
+out_free:
+	iomux_rings_free(&rs);
 	if (uev != uinl)
 		free(uev);
 	return r;
@@ -299,6 +305,8 @@ static int do_poll(struct pollfd *fds, nfds_t nfds, int64_t tmo_ns, const struct
 	struct iomux_pent inl[PENT_INLINE], *offl;
 	int saved = errno, n, r;
 
+	if (likely(!iomux_any_offloaded()))
+		return p ? sys_ppoll(fds, nfds, kts, mask) : sys_poll(fds, nfds, kms);
 	n = iomux_poll_scan(fds, (unsigned)nfds, inl, PENT_INLINE, &offl);
 	if (n <= 0)
 		return p ? sys_ppoll(fds, nfds, kts, mask) : sys_poll(fds, nfds, kms);

@@ -126,6 +126,15 @@ bool iomux_may_spin(struct iomux_call *c)
 	return c->spin_end < 0 || now < c->spin_end;
 }
 
+struct timespec *iomux_ns_to_ts(int64_t ns, struct timespec *ts)
+{
+	if (ns < 0)
+		return NULL;
+	ts->tv_sec = ns / 1000000000;
+	ts->tv_nsec = ns % 1000000000;
+	return ts;
+}
+
 int64_t iomux_left_ns(struct iomux_call *c)
 {
 	int64_t left;
@@ -223,7 +232,7 @@ int iomux_rings_add_fd(struct iomux_rings *rs, struct shim_fd *f)
 		if (r)
 			return r;
 	}
-	return 0;
+	return n;
 }
 
 int iomux_rings_poll(struct iomux_rings *rs)
@@ -247,6 +256,13 @@ int iomux_rings_arm(struct iomux_rings *rs)
 		if (ring_arm(rs->r[i]) == -EAGAIN)
 			return -EAGAIN;
 	return 0;
+}
+
+bool iomux_offloaded(struct shim_fd *f)
+{
+	struct ring *buf[1];
+
+	return iomux_is_user(f) && f->ops->rx_rings && f->ops->rx_rings(f, buf, 1) > 0;
 }
 
 /* --- the thread's wake eventfd ------------------------------------------------- */

@@ -141,6 +141,8 @@ static int fs_close(struct shim_fd *f)
 {
 	fs(f)->closes++;
 	shim_fd_wake(f, SHIM_WAKE_CLOSE);
+	fs(f)->ring = NULL;		/* released at close, as a socket does */
+	shim_fd_rings_changed(f);
 	return 0;
 }
 
@@ -176,12 +178,27 @@ static struct iofake_sock *iofake_sock_new(struct iofake_ring *fr)
 		fr->target = s;
 	}
 	fdt_install(&s->base);
+	shim_fd_rings_changed(&s->base);
 	return s;
 }
 
 static void iofake_sock_close(struct iofake_sock *s)
 {
 	close(s->base.fd);	/* the interposed close: op, table, kernel */
+}
+
+/* Close (unless closed already), drop the test's reference and free: returns how
+ * many times the object was destroyed (1 when no reference was left behind). */
+static int iofake_sock_release(struct iofake_sock *s)
+{
+	int destroyed;
+
+	if (!s->closes)
+		iofake_sock_close(s);
+	fd_put(&s->base);
+	destroyed = s->destroyed;
+	free(s);
+	return destroyed;
 }
 
 static void iofake_deliver(struct iofake_sock *s)
