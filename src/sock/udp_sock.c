@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <time.h>
 
 #include "core/log.h"
 #include "core/params.h"
@@ -23,6 +24,18 @@
 #include "net/udp.h"
 
 #define NEIGH_WAIT_MS 50	/* a blocking first send waits this long for ARP */
+/* A template in use is checked against the tables this often even without a change
+ * event: a stale neighbour entry is then handed back to the kernel to confirm (our
+ * traffic bypasses the kernel, which would otherwise never probe it again). */
+#define DST_RECHECK_NS (5ull * 1000000000u)
+
+static uint64_t coarse_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 static const struct fd_ops udp_ops;
 
@@ -227,6 +240,7 @@ static void dst_resolve(struct udp_sock *s, struct udp_dst *d, uint32_t daddr, u
 	}
 	d->cp_gen = gen;
 	d->opt_gen = s->opt_gen;
+	d->checked_ns = coarse_ns();
 	d->state = UDP_DST_KERNEL;
 	if (!d->rules_offload)
 		return;
@@ -560,7 +574,8 @@ static ssize_t udp_sendmsg(struct shim_fd *f, const struct msghdr *msg, int flag
 		pthread_mutex_lock(&s->lock);
 		set_offloaded_stat(s);
 		pthread_mutex_unlock(&s->lock);
-	} else if (__builtin_expect(d->cp_gen != cp_generation() || d->opt_gen != s->opt_gen, 0)) {
+	} else if (__builtin_expect(d->cp_gen != cp_generation() || d->opt_gen != s->opt_gen ||
+				    coarse_ns() - d->checked_ns > DST_RECHECK_NS, 0)) {
 		dst_resolve(s, d, daddr, dport, false);
 	}
 	if (d->state != UDP_DST_OFFLOAD) {

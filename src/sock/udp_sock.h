@@ -31,7 +31,7 @@ struct udp_dst {
 	struct ring *ring;		/* TX ring (referenced) */
 	unsigned mtu;
 	int ifindex;
-	uint64_t pending_until_ns;	/* neighbour wait deadline */
+	uint64_t checked_ns;		/* last route/neighbour check (coarse clock) */
 	struct net_tmpl tmpl;
 };
 
