@@ -205,11 +205,36 @@ static void rx_offload_connected(struct udp_sock *s)
 
 /* ---- destinations (send side) ---- */
 
+/* Destinations borrow their ring from the socket's TX ring set, which holds one
+ * reference per interface until destroy: a sender that copied a ring pointer keeps
+ * using it safely while another thread evicts or rebuilds the destination. */
 static void dst_release(struct udp_dst *d)
 {
-	if (d->ring)
-		ring_put(d->ring);
 	memset(d, 0, sizeof(*d));
+}
+
+/* dst_lock held. The socket's TX ring for ifindex, opened on first use. */
+static int tx_ring_for(struct udp_sock *s, int ifindex, struct ring **out)
+{
+	for (int i = 0; i < s->ntx; i++)
+		if (s->tx_rings[i]->ifindex == ifindex) {
+			*out = s->tx_rings[i];
+			return 0;
+		}
+	if (s->ntx == UDP_MAX_TX_RINGS)
+		return -ENOSPC;
+	int err = ring_get(ifindex, RING_TX, s->base.fd, out);
+	if (err)
+		return err;
+	s->tx_rings[s->ntx++] = *out;
+	return 0;
+}
+
+static void tx_rings_put(struct udp_sock *s)
+{
+	for (int i = 0; i < s->ntx; i++)
+		ring_put(s->tx_rings[i]);
+	s->ntx = 0;
 }
 
 static struct udp_dst *dst_slot(struct udp_sock *s, uint32_t daddr, uint16_t dport)
@@ -252,19 +277,11 @@ static void dst_resolve(struct udp_sock *s, struct udp_dst *d, uint32_t daddr, u
 			return;
 		p.src = s->laddr;
 	}
-	if (d->ring && d->ifindex == p.ifindex) {
-		r = d->ring;
-	} else {
-		if (d->ring) {
-			ring_put(d->ring);
-			d->ring = NULL;
-		}
-		if (ring_get(p.ifindex, RING_TX, s->base.fd, &r)) {
-			STAT_INC_MT(stats_global(), no_backend);
-			return;
-		}
-		d->ring = r;
+	if (tx_ring_for(s, p.ifindex, &r)) {
+		STAT_INC_MT(stats_global(), no_backend);
+		return;
 	}
+	d->ring = r;
 	d->ifindex = p.ifindex;
 	d->mtu = p.mtu && p.mtu < r->mtu ? p.mtu : (r->mtu ? r->mtu : p.mtu);
 	if (d->mtu < 68)
@@ -503,6 +520,7 @@ static void udp_destroy(struct shim_fd *f)
 	hold_conn_ring(s, NULL);
 	for (int i = 0; i < UDP_DST_CACHE; i++)
 		dst_release(&s->dst[i]);
+	tx_rings_put(s);
 	stats_sock_close(s->st);
 	pthread_spin_destroy(&s->qlock);
 	pthread_mutex_destroy(&s->lock);
@@ -637,6 +655,7 @@ static void udp_atfork_child(struct shim_fd *f)
 	s->q_pkts = 0;
 	s->q_bytes = 0;
 	s->sleepers = 0;
+	s->ntx = 0;
 	memset(s->dst, 0, sizeof(s->dst));
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_mutex_init(&s->dst_lock, NULL);

@@ -18,6 +18,7 @@
 
 #define UDP_MAX_RX_RINGS 8
 #define UDP_DST_CACHE 8		/* direct-mapped destinations per socket */
+#define UDP_MAX_TX_RINGS 8	/* interfaces one socket sends through */
 
 enum udp_dst_state { UDP_DST_EMPTY, UDP_DST_OFFLOAD, UDP_DST_KERNEL, UDP_DST_PENDING };
 
@@ -28,7 +29,7 @@ struct udp_dst {
 	uint8_t state;			/* enum udp_dst_state */
 	bool rules_offload;		/* udp_sender decision, taken once per destination */
 	uint32_t cp_gen, opt_gen;	/* template validity */
-	struct ring *ring;		/* TX ring (referenced) */
+	struct ring *ring;		/* TX ring (borrowed from the socket's set) */
 	unsigned mtu;
 	int ifindex;
 	uint64_t checked_ns;		/* last route/neighbour check (coarse clock) */
@@ -79,6 +80,8 @@ struct udp_sock {
 	/* transmit side */
 	pthread_mutex_t dst_lock;
 	struct udp_dst dst[UDP_DST_CACHE];
+	int ntx;
+	struct ring *tx_rings[UDP_MAX_TX_RINGS];	/* referenced until destroy */
 
 	struct shim_sock_stats *st;
 	struct udp_sock *group_next;	/* member list of the group */
