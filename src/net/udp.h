@@ -96,8 +96,11 @@ void udp_sock_enqueue(struct udp_sock *s, struct shim_pkt *pkt, const struct udp
 
 /* Build and send one datagram of len bytes through r using template t and path MTU
  * mtu. Returns 0, -ENOBUFS when the ring has no free buffers for all its frames
- * (nothing sent), or -EMSGSIZE when a frame does not fit the ring's buffers. */
+ * (nothing sent), or -EMSGSIZE when a frame does not fit the ring's buffers. With
+ * flush false the frames are queued but not pushed: a batch (sendmmsg) ends with
+ * udp_tx_flush(), so the backend is kicked once for all of them. */
 int udp_tx_ring(struct ring *r, const struct net_tmpl *t, unsigned mtu, const struct iovec *iov,
-		int iovcnt, unsigned len);
+		int iovcnt, unsigned len, bool flush);
+void udp_tx_flush(struct ring *r);
 
 #endif

@@ -549,7 +549,19 @@ static ssize_t os_send(struct udp_sock *s, const struct msghdr *msg, int flags)
 	return r;
 }
 
-static ssize_t udp_sendmsg(struct shim_fd *f, const struct msghdr *msg, int flags)
+/* Through the kernel socket, after any frames a batch still holds (order kept). */
+static ssize_t os_send_after(struct udp_sock *s, const struct msghdr *msg, int flags, struct ring **batch)
+{
+	if (batch && *batch) {
+		udp_tx_flush(*batch);
+		*batch = NULL;
+	}
+	return os_send(s, msg, flags);
+}
+
+/* One datagram. batch: NULL to send now, or where a sendmmsg keeps the ring whose
+ * frames are queued and not yet pushed (pushed here when the ring changes). */
+static ssize_t send_one(struct shim_fd *f, const struct msghdr *msg, int flags, struct ring **batch)
 {
 	struct udp_sock *s = udp_sk(f);
 	uint32_t daddr;
@@ -557,21 +569,21 @@ static ssize_t udp_sendmsg(struct shim_fd *f, const struct msghdr *msg, int flag
 
 	if (__builtin_expect(s->os_only || s->corked || s->shut_wr || msg->msg_controllen ||
 			     (flags & (MSG_OOB | MSG_MORE | MSG_CONFIRM)), 0))
-		return os_send(s, msg, flags);
+		return os_send_after(s, msg, flags, batch);
 	if (msg->msg_name && msg->msg_namelen) {
 		const struct sockaddr_in *sin = msg->msg_name;
 		if (msg->msg_namelen < sizeof(*sin) || sin->sin_family != AF_INET)
-			return os_send(s, msg, flags);	/* the kernel's errno, AF_UNSPEC rules */
+			return os_send_after(s, msg, flags, batch);	/* the kernel's errno, AF_UNSPEC rules */
 		daddr = sin->sin_addr.s_addr;
 		dport = sin->sin_port;
 	} else if (s->connected) {
 		daddr = s->raddr;
 		dport = s->rport;
 	} else {
-		return os_send(s, msg, flags);	/* EDESTADDRREQ from the kernel */
+		return os_send_after(s, msg, flags, batch);	/* EDESTADDRREQ from the kernel */
 	}
 	if (!dport || msg->msg_iovlen > UIO_MAXIOV)
-		return os_send(s, msg, flags);
+		return os_send_after(s, msg, flags, batch);
 	size_t len = iov_total(msg->msg_iov, (int)msg->msg_iovlen);
 	if (len > UDP_MAX_PAYLOAD)
 		return -EMSGSIZE;
@@ -583,7 +595,7 @@ static ssize_t udp_sendmsg(struct shim_fd *f, const struct msghdr *msg, int flag
 		pthread_mutex_unlock(&s->lock);
 		if (err) {
 			pthread_mutex_unlock(&s->dst_lock);
-			return os_send(s, msg, flags);
+			return os_send_after(s, msg, flags, batch);
 		}
 	}
 	struct udp_dst *d = dst_slot(s, daddr, dport);
@@ -598,7 +610,7 @@ static ssize_t udp_sendmsg(struct shim_fd *f, const struct msghdr *msg, int flag
 	}
 	if (d->state != UDP_DST_OFFLOAD) {
 		pthread_mutex_unlock(&s->dst_lock);
-		return os_send(s, msg, flags);
+		return os_send_after(s, msg, flags, batch);
 	}
 	struct ring *r = d->ring;
 	unsigned mtu = d->mtu;
@@ -609,11 +621,17 @@ static ssize_t udp_sendmsg(struct shim_fd *f, const struct msghdr *msg, int flag
 	uint64_t deadline = 0;
 	uint64_t snap = shim_signal_snapshot();
 	for (;;) {
-		int err = udp_tx_ring(r, &t, mtu, msg->msg_iov, (int)msg->msg_iovlen, (unsigned)len);
+		if (batch && *batch && *batch != r) {
+			udp_tx_flush(*batch);
+			*batch = NULL;
+		}
+		int err = udp_tx_ring(r, &t, mtu, msg->msg_iov, (int)msg->msg_iovlen, (unsigned)len, !batch);
+		if (!err && batch)
+			*batch = r;
 		if (err == 0)
 			break;
 		if (err == -EMSGSIZE)
-			return os_send(s, msg, flags);	/* too many fragments for one burst */
+			return os_send_after(s, msg, flags, batch);	/* too many fragments for one burst */
 		/* No TX buffer free: the ring's completions free them as frames leave. */
 		if (nonblock) {
 			if (shim_params.tx_nonblocked_eagains) {
@@ -636,6 +654,35 @@ static ssize_t udp_sendmsg(struct shim_fd *f, const struct msghdr *msg, int flag
 	STAT_INC(s->st, tx_offload_packets);
 	STAT_ADD(s->st, tx_offload_bytes, len);
 	return (ssize_t)len;
+}
+
+static ssize_t udp_sendmsg(struct shim_fd *f, const struct msghdr *msg, int flags)
+{
+	return send_one(f, msg, flags, NULL);
+}
+
+/* The kernel's sendmmsg rules (count of datagrams sent; an error only when the first
+ * fails), with the frames of consecutive offloaded datagrams pushed to the ring in
+ * one kick. */
+static int udp_sendmmsg(struct shim_fd *f, struct mmsghdr *v, unsigned n, int flags)
+{
+	struct ring *batch = NULL;
+	unsigned i;
+
+	if (n > UIO_MAXIOV)
+		n = UIO_MAXIOV;
+	for (i = 0; i < n; i++) {
+		ssize_t r = send_one(f, &v[i].msg_hdr, flags, &batch);
+		if (r < 0) {
+			if (batch)
+				udp_tx_flush(batch);
+			return i ? (int)i : (int)r;
+		}
+		v[i].msg_len = (unsigned)r;
+	}
+	if (batch)
+		udp_tx_flush(batch);
+	return (int)i;
 }
 
 static void udp_atfork_child(struct shim_fd *f)
@@ -673,6 +720,7 @@ static const struct fd_ops udp_ops = {
 	.ioctl = udp_ioctl,
 	.recvmsg = udp_sock_recvmsg,
 	.sendmsg = udp_sendmsg,
+	.sendmmsg = udp_sendmmsg,
 	.poll_ready = udp_sock_poll_ready,
 	.rx_rings = udp_rx_rings,
 	.atfork_child = udp_atfork_child,

@@ -323,6 +323,18 @@ static int semantics(const char *ip, int port)
 	errno = 0;
 	int n = recvmmsg(fd, mm, 3, MSG_WAITFORONE, NULL);
 	printf("recvmmsg WAITFORONE: %d \"%.3s\" \"%.3s\" %s\n", n, b1, b2, n < 0 ? strerror(errno) : "");
+	/* sendmmsg: three datagrams in one call, three echoes. */
+	struct iovec s1 = { "m1", 2 }, s2 = { "m22", 3 }, s3 = { "m333", 4 };
+	struct mmsghdr sm[3] = { { .msg_hdr = { .msg_name = &to, .msg_namelen = sizeof(to), .msg_iov = &s1, .msg_iovlen = 1 } },
+				 { .msg_hdr = { .msg_name = &to, .msg_namelen = sizeof(to), .msg_iov = &s2, .msg_iovlen = 1 } },
+				 { .msg_hdr = { .msg_name = &to, .msg_namelen = sizeof(to), .msg_iov = &s3, .msg_iovlen = 1 } } };
+	SHOW("sendmmsg", sendmmsg(fd, sm, 3, 0));
+	printf("sendmmsg lengths: %u %u %u\n", sm[0].msg_len, sm[1].msg_len, sm[2].msg_len);
+	for (int k = 0; k < 3; k++) {
+		char e[8] = { 0 };
+		ssize_t g = recv(fd, e, sizeof(e) - 1, 0);
+		printf("echo %d: %zd \"%s\"\n", k, g, e);
+	}
 	static char huge[65508];
 	SHOW("sendto too big", sendto(fd, huge, sizeof(huge), 0, (struct sockaddr *)&to, sizeof(to)));
 	SHOW("shutdown unconnected", shutdown(fd, SHUT_RD));
