@@ -61,12 +61,7 @@ static bool sink_accept(struct shim_pkt *pkt, struct udp_meta *m)
 		return false;
 	}
 	m->ifindex = r ? r->ifindex : 0;
-	m->ts_ns = pkt->ts_ns;
-	if (!m->ts_ns) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		m->ts_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-	}
+	m->ts_ns = pkt->ts_ns;	/* taken at enqueue when 0 and the socket wants it */
 	return true;
 }
 

@@ -27,6 +27,12 @@
 void udp_sock_enqueue(struct udp_sock *s, struct shim_pkt *pkt, const struct udp_meta *m)
 {
 	udp_meta_store(pkt, m);
+	if (!m->ts_ns && (s->ts_ns || s->ts_us)) {
+		/* Software receive timestamp, only for sockets that asked for one. */
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		pkt->cb[3] = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	}
 	pkt->next = NULL;
 	pthread_spin_lock(&s->qlock);
 	if (__builtin_expect((s->q_bytes && s->q_bytes + m->len > s->q_limit) || s->shut_rd, 0)) {
