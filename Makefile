@@ -13,6 +13,9 @@ CC       ?= cc
 CLANG    ?= clang
 BPFTOOL  ?= bpftool
 B        := build
+# Debian's multiarch include directory (asm/types.h for BPF programs); gcc's triplet
+# matches it, clang's does not.
+MULTIARCH := $(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -dumpmachine)
 
 PKGS     := libbpf libxdp libnl-3.0 libnl-route-3.0 libconfig
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -61,7 +64,7 @@ $(B)/gen/libshim.map: src/intercept/syscalls.def src/intercept/libshim.map.in
 
 $(B)/gen/%.bpf.o: src/%.bpf.c
 	@mkdir -p $(@D)
-	$(CLANG) -O2 -g -target bpf -I/usr/include/$(shell $(CC) -dumpmachine) -Isrc -c $< -o $@
+	$(CLANG) -O2 -g -target bpf -I/usr/include/$(MULTIARCH) -Isrc -c $< -o $@
 
 $(B)/gen/%.skel.h: $(B)/gen/%.bpf.o
 	@mkdir -p $(@D)

@@ -1,18 +1,15 @@
 /* init.c — staged start-up (init.h). The library constructor resolves the real libc
- * functions, then runs log, parameters, rules and the fd table in that order, and
- * only then marks the library ready; until that moment every interposed call goes
- * straight to libc. Nothing heavy happens here: the stats segment starts with the
- * first AF_INET socket (shim_init_first_socket), rings and netlink with the first
- * socket that is offloaded. */
+ * functions, then runs log, parameters, rules, the stats segment and the fd table in
+ * that order, and only then marks the library ready; until that moment every
+ * interposed call goes straight to libc. Rings and netlink wait for the first socket
+ * that is offloaded. */
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/init.h"
 #include "core/log.h"
-#include "core/stats.h"
 #include "core/params.h"
 #include "core/rules.h"
 #include "core/stats.h"
@@ -99,29 +96,6 @@ __attribute__((constructor(101))) static void shim_init(void)
 	__atomic_store_n(&shim_stage, SHIM_STAGE_READY, __ATOMIC_RELEASE);
 out:
 	errno = saved;
-}
-
-/* The stats module may be left out of a build; its start is then skipped. Hidden: a
- * program's own stats_init() must never be taken for it. */
-extern int stats_init(void) __attribute__((weak, visibility("hidden")));
-
-/* Stage 5, on the first AF_INET UDP/TCP socket rather than in every process that
- * merely loads the library: the stats segment (a shared-memory file, and the
- * internal thread that serves shim_stats requests). */
-static void first_socket_stage(void)
-{
-	int saved = errno;
-
-	if (stats_init)
-		stats_init();
-	errno = saved;
-}
-
-void shim_init_first_socket(void)
-{
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
-
-	pthread_once(&once, first_socket_stage);
 }
 
 /* At exit, calls made by later destructors and exit handlers go to libc directly:

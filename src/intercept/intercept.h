@@ -45,15 +45,6 @@ static inline uintptr_t fdt_peek(int fd)
 	return __atomic_load_n(&t->slot[fd], __ATOMIC_ACQUIRE);
 }
 
-/* Object for fd with a reference, when its slot has one of the bits in `need`
- * (FDT_RECV/FDT_SEND), else NULL: the common pass-through case costs the peek. */
-static inline struct shim_fd *fd_data(int fd, uintptr_t need)
-{
-	if (likely(!(fdt_peek(fd) & need)))
-		return NULL;
-	return fdt_get(fd);
-}
-
 /* Object for fd with a reference, or NULL. */
 static inline struct shim_fd *fd_obj(int fd)
 {
@@ -122,10 +113,6 @@ void fdt_atfork_parent(void);
 void fdt_atfork_child(void);
 unsigned fdt_size(void);
 void fdt_exit(void);
-
-/* core/init.c: the start-up stage that waits for the first AF_INET socket; cheap
- * after the first call. */
-void shim_init_first_socket(void);
 
 /* intercept_proc.c: fork handlers, registered by the constructor. */
 int proc_init(void);

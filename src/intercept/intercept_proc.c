@@ -3,6 +3,7 @@
  * other per-process resources are not); vfork() runs as fork() (below); daemon()
  * forgets the objects of the standard descriptors it replaces. */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sys/stat.h>
 
@@ -56,16 +57,38 @@ pid_t fork(void)
 	return SYS(fork)();
 }
 
-/* vfork() as fork(): VMA's and the classic safe answer. A real vfork child borrows
- * the parent's memory and stack; returning through this wrapper frame from the child
- * would corrupt the frame the parent later returns through, and the child's close()
- * or dup2() between vfork and exec (shells do that) would run our wrappers on the
- * parent's fd table and objects. The cost is a real copy-on-write fork; children that
- * obey vfork's rules (only exec or _exit) behave the same. Code that wants a cheap
- * spawn uses posix_spawn(), which libc implements with clone() and never reaches us. */
+/* vfork() as fork() whose caller waits for the child's exec or exit, as Onload does
+ * by default. A real vfork child borrows the parent's memory and stack: returning
+ * through this wrapper's frame from the child would corrupt the frame the parent
+ * later returns through, and the child's close() or dup2() between vfork and exec
+ * (shells do that) would run our wrappers on the parent's fd table and objects. So
+ * the child gets its own copy, and the parent stays suspended, as vfork() promises,
+ * until a close-on-exec pipe tells it the child has exec'd or exited. What is lost:
+ * a child writing to the parent's memory before exec (undefined behaviour for vfork)
+ * is not seen by the parent. Code that wants a cheap spawn uses posix_spawn(), which
+ * libc implements with clone() and never reaches us. */
 pid_t vfork(void)
 {
-	return SYS(fork)();
+	int p[2], err;
+	pid_t pid;
+	char c;
+
+	if (unlikely(!shim_ready()) || SYS(pipe2)(p, O_CLOEXEC) < 0)
+		return SYS(fork)();
+	pid = SYS(fork)();
+	if (pid == 0) {
+		/* The write end closes by itself at exec (O_CLOEXEC) or exit. */
+		sys_close(p[0]);
+		return 0;
+	}
+	err = errno;
+	sys_close(p[1]);
+	if (pid > 0)
+		while (sys_read(p[0], &c, 1) < 0 && errno == EINTR)
+			;
+	sys_close(p[0]);
+	errno = err;
+	return pid;
 }
 
 int daemon(int nochdir, int noclose)

@@ -44,7 +44,6 @@ int socket(int domain, int type, int protocol)
 	factory = factory_for(domain, base, protocol);
 	if (!factory)
 		return fd;
-	shim_init_first_socket();
 	f = factory(fd, type, protocol);
 	if (!f)
 		goto out;	/* the socket layer leaves this one to the kernel */
@@ -96,16 +95,12 @@ int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 	FD_CALL(setsockopt, fd, (obj, level, name, val, len), (fd, level, name, val, len));
 }
 
-/* The extra API's entry point (include/shim_extra.h): getsockopt(-1, SOL_SOCKET,
- * SO_SHIM_GET_API, &ptr, &len). Weak and hidden: the extra API module may be left
- * out, and nothing outside the library may stand in for it. */
-extern int shim_extra_getsockopt(void *val, socklen_t *len)
-	__attribute__((weak, visibility("hidden")));
-
+/* getsockopt(-1, SOL_SOCKET, SO_SHIM_GET_API, &ptr, &len) is how an application finds
+ * the extra API (include/shim_extra.h); every other getsockopt is a socket's. */
 int getsockopt(int fd, int level, int name, void *restrict val, socklen_t *restrict len)
 {
 	if (unlikely(fd == -1) && level == SOL_SOCKET && name == SO_SHIM_GET_API &&
-	    likely(shim_ready()) && shim_extra_getsockopt) {
+	    likely(shim_ready())) {
 		int saved = errno;
 
 		return (int)shim_ret(shim_extra_getsockopt(val, len), saved);

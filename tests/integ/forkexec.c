@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static int udp_bound(struct sockaddr_in *a)
@@ -56,12 +57,18 @@ int main(void)
 	n = recv(s, buf, sizeof(buf), 0);
 	printf("fork: parent socket after child closed it: %.*s\n", (int)n, buf);
 
-	/* vfork + exec */
+	/* vfork + exec: the parent is suspended until the child has exec'd */
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	pid = vfork();
 	if (pid == 0) {
+		usleep(200000);
 		execl("/bin/true", "true", (char *)NULL);
 		_exit(99);
 	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	long waited_ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	printf("vfork: parent resumed after the child's exec: %d\n", waited_ms >= 190);
 	printf("vfork: child exit %d, canary %#x\n", status_of(pid), canary);
 
 	/* vfork, dup2 the socket over stdout and close it (as a shell does), exec */

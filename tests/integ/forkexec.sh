@@ -4,4 +4,5 @@
 set -e
 . "$SHIM_SRC/tests/integ/lib_compare.sh"
 same_output "$SHIM_BUILD/tests/integ/forkexec"
-[ $(grep -c . <<<"$SHIM_OUT") -eq 6 ]
+[ $(grep -c . <<<"$SHIM_OUT") -eq 7 ]
+grep -q "resumed after the child.s exec: 1" <<<"$SHIM_OUT"

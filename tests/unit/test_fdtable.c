@@ -5,6 +5,7 @@
 #include <check.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -138,6 +139,36 @@ START_TEST(test_set_ops_updates_bits)
 }
 END_TEST
 
+static long rss_kb(void)
+{
+	long pages = 0, resident = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fscanf(f, "%ld %ld", &pages, &resident), 2);
+	fclose(f);
+	return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/* A descriptor near 2^20 (what `ulimit -n 1048576` allows) grows the table to 8 MiB
+ * of address space, but only the pages actually used become resident. */
+START_TEST(test_huge_fd_costs_little)
+{
+	int hi = (1 << 20) - 5;
+	long before = rss_kb();
+	struct shim_fd *f = obj_new(hi, &rx_ops), *g;
+
+	ck_assert_int_eq(fdt_install(f), 0);
+	ck_assert_uint_ge(fdt_size(), (unsigned)hi + 1);
+	g = fdt_get(hi);
+	ck_assert_ptr_eq(g, f);
+	fd_put(g);
+	ck_assert_uint_eq(fdt_peek(hi - 1000), 0);
+	fd_put(fdt_remove(hi));
+	ck_assert_int_lt(rss_kb() - before, 512);
+}
+END_TEST
+
 static void visit(struct shim_fd *f, void *arg)
 {
 	*(int *)arg += f->fd;
@@ -232,6 +263,7 @@ int main(void)
 	tcase_add_test(tc, test_reference_outlives_remove);
 	tcase_add_test(tc, test_growth_keeps_entries);
 	tcase_add_test(tc, test_set_ops_updates_bits);
+	tcase_add_test(tc, test_huge_fd_costs_little);
 	tcase_add_test(tc, test_for_each);
 	tcase_add_test(tc, test_concurrent_lookups);
 	suite_add_tcase(s, tc);
