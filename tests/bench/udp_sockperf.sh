@@ -5,17 +5,21 @@
 # Prints one table of medians over the rounds with libshim/kernel ratios, and the
 # issue's targets (ping-pong p50 <= 0.6x, p99.9 <= 0.25x, throughput >= 2.5x).
 # Not a pass/fail test. contrib/demo.sh runs it for `make demo`.
-#   tests/bench/udp_sockperf.sh [BUILD_DIR] [-r ROUNDS] [-t SECONDS] [-m BYTES]
+#   tests/bench/udp_sockperf.sh [BUILD_DIR] [-r ROUNDS] [-t SECONDS] [-m BYTES] [-P]
+# The server is pinned to the last CPU and the client to the first (both for the
+# kernel and for libshim), so two busy-polling processes never share a core; -P
+# leaves placement to the scheduler.
 set -u
 B=build
-ROUNDS=3 SECS=3 SIZE=64
+ROUNDS=3 SECS=3 SIZE=64 PIN=1
 [ $# -gt 0 ] && [ "${1#-}" = "$1" ] && { B=$1; shift; }
 while [ $# -gt 0 ]; do
 	case $1 in
 	-r) ROUNDS=$2; shift 2 ;;
 	-t) SECS=$2; shift 2 ;;
 	-m) SIZE=$2; shift 2 ;;
-	*) echo "usage: $0 [BUILD_DIR] [-r ROUNDS] [-t SECONDS] [-m BYTES]"; exit 2 ;;
+	-P) PIN=0; shift ;;
+	*) echo "usage: $0 [BUILD_DIR] [-r ROUNDS] [-t SECONDS] [-m BYTES] [-P]"; exit 2 ;;
 	esac
 done
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
@@ -40,12 +44,17 @@ trap 'exit 130' INT TERM
 # Run one sockperf client test against a fresh server: MODE (kernel|shim) TEST (pp|tp).
 one() {
 	local mode=$1 test=$2 pre=() port=$((11000 + RANDOM % 1000)) out=$DIR/$1.$2.$3
+	local pin_s=() pin_c=()
 	[ "$mode" = shim ] && pre=(LD_PRELOAD="$LIB")
-	"$TB" exec "$N" b env "${pre[@]}" sockperf sr -i 198.18.0.2 -p $port >"$DIR/server.log" 2>&1 &
+	if [ "$PIN" = 1 ] && command -v taskset >/dev/null; then
+		pin_s=(taskset -c $(($(nproc) - 1)))
+		pin_c=(taskset -c 0)
+	fi
+	"$TB" exec "$N" b "${pin_s[@]}" env "${pre[@]}" sockperf sr -i 198.18.0.2 -p $port >"$DIR/server.log" 2>&1 &
 	SERVER=$!
 	for _ in $(seq 100); do grep -q "using\|listen on" "$DIR/server.log" 2>/dev/null && break; sleep 0.05; done
 	sleep 0.2
-	timeout $((SECS + 30)) "$TB" exec "$N" a env "${pre[@]}" sockperf "$test" -i 198.18.0.2 -p $port \
+	timeout $((SECS + 30)) "$TB" exec "$N" a "${pin_c[@]}" env "${pre[@]}" sockperf "$test" -i 198.18.0.2 -p $port \
 		-m "$SIZE" -t "$SECS" >"$out" 2>&1
 	kill -INT $(pgrep -P "$SERVER") "$SERVER" 2>/dev/null
 	wait "$SERVER" 2>/dev/null
@@ -59,7 +68,8 @@ median() { sort -g | awk '{ v[NR] = $1 } END { if (!NR) print "-"; else if (NR %
 
 echo "sockperf UDP, ${SIZE}-byte messages, namespace a (198.18.0.1) -> b (198.18.0.2) over veth"
 echo "machine: $(nproc) cores; under libshim each sockperf process busy-polls, so the two of them"
-echo "use both cores: figures are noisy, compare the ratios of this one run"
+echo "use both cores (client on CPU 0, server on CPU $(($(nproc) - 1)) unless -P): figures are noisy,"
+echo "compare the ratios of this one run"
 echo "$ROUNDS rounds x ${SECS} s per test, kernel and libshim interleaved; medians over the rounds"
 for r in $(seq "$ROUNDS"); do
 	for mode in kernel shim; do
