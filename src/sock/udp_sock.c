@@ -653,6 +653,7 @@ static ssize_t send_one(struct shim_fd *f, const struct msghdr *msg, int flags, 
 	}
 	STAT_INC(s->st, tx_offload_packets);
 	STAT_ADD(s->st, tx_offload_bytes, len);
+	udp_sock_note_caller(s, false);
 	return (ssize_t)len;
 }
 

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <unistd.h>
 
 #include "core/stats.h"
 #include "net/ip.h"
@@ -88,6 +89,21 @@ struct udp_sock {
 };
 
 static inline struct udp_sock *udp_sk(struct shim_fd *f) { return (struct udp_sock *)f; }
+
+/* Who called last, and the blocking mode as it is now, for the stats view. */
+static inline void udp_sock_note_caller(struct udp_sock *s, bool rx)
+{
+	static __thread uint64_t tid;
+
+	if (__builtin_expect(!tid, 0))
+		tid = (uint64_t)gettid();
+	if (rx)
+		STAT_SET(s->st, last_rx_tid, tid);
+	else
+		STAT_SET(s->st, last_tx_tid, tid);
+	if (STAT_GET(s->st, blocking) != (uint64_t)!s->base.nonblock)
+		STAT_SET(s->st, blocking, !s->base.nonblock);
+}
 
 /* sock/udp_sock_rx.c */
 ssize_t udp_sock_recvmsg(struct shim_fd *f, struct msghdr *msg, int flags);

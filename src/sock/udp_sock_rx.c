@@ -389,6 +389,7 @@ ssize_t udp_sock_recvmsg(struct shim_fd *f, struct msghdr *msg, int flags)
 			STAT_INC(s->st, rx_poll_hit);
 		else
 			STAT_INC(s->st, rx_poll_miss);
+		udp_sock_note_caller(s, true);
 	} else if (r == -EAGAIN)
 		STAT_INC(s->st, rx_offload_eagain);
 	else
