@@ -380,6 +380,8 @@ ssize_t udp_sock_recvmsg(struct shim_fd *f, struct msghdr *msg, int flags)
 			r = err;
 			break;
 		}
+		if (!poll_max && __atomic_load_n(&s->nrx, __ATOMIC_ACQUIRE))
+			poll_max = shim_params.rx_poll;	/* the first send gave it rings */
 		spins = poll_max > 0 ? poll_max - 1 : 0;	/* after a wake-up: one poll, then sleep again */
 		if (udp_sock_poll_rings(s))
 			spins = 0;
