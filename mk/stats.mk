@@ -7,7 +7,7 @@
 # them would bring the library's constructor, banner and fd table into the tool.
 SHIM_STATS_SRCS := $(wildcard tools/shim_stats/*.c)
 SHIM_STATS_OBJS := $(SHIM_STATS_SRCS:%.c=$(B)/%.o) \
-	$(addprefix $(B)/src/core/,stats_reader.o stats_segment.o log.o)
+	$(addprefix $(B)/src/core/,stats_reader.o stats_segment.o stats_schema.o stats_stale.o log.o)
 TOOLS += $(B)/shim_stats
 
 all: $(B)/shim_stats

@@ -11,6 +11,7 @@
 
 #include <shim_extra.h>
 
+#include "core/internal_thread.h"
 #include "core/log.h"
 #include "core/params.h"
 #include "core/rules.h"
@@ -146,7 +147,10 @@ static int api_add_stat(const char *name, int mode)
 	int m = mode == SHIM_STAT_MODE_COUNTER ? SHIM_STAT_COUNTER :
 		mode == SHIM_STAT_MODE_MAXIMUM ? SHIM_STAT_MAXIMUM : -1;
 
-	return m < 0 ? -EINVAL : stats_custom_register(name, m);
+	if (m < 0)
+		return -EINVAL;
+	internal_thread_start();	/* so shim_stats -z reaches the new stat */
+	return stats_custom_register(name, m);
 }
 
 static int api_stat_add(int index, uint64_t value)

@@ -3,7 +3,9 @@
  * every signal so the application's handlers run on the application's threads, is
  * pinned per SHIM_INTERNAL_THREAD_AFFINITY / _CPUSET, comes back in a fork child,
  * and at exit is stopped with a bounded wait: it never keeps the process alive and
- * never runs a task after the library started tearing down. */
+ * never runs a task after the library started tearing down. A process that never
+ * needs it (no socket, no timer) never starts it: a second thread would move all of
+ * glibc onto its slower multi-threaded paths. */
 #include "core/internal_thread.h"
 
 #include <errno.h>
@@ -163,7 +165,7 @@ static void *thread_main(void *unused)
 		struct timespec ts = { (time_t)(next / 1000000000ull), (long)(next % 1000000000ull) };
 		pthread_cond_timedwait(&wake, &lock, &ts);
 	}
-	running = false;
+	__atomic_store_n(&running, false, __ATOMIC_RELAXED);
 	pthread_cond_broadcast(&wake);
 	pthread_mutex_unlock(&lock);
 	return NULL;
@@ -219,17 +221,21 @@ static int start_locked(void)
 		return -err;
 	}
 	pthread_setname_np(thread, "shim-internal");
-	running = true;
+	__atomic_store_n(&running, true, __ATOMIC_RELAXED);
 	return 0;
 }
 
-int internal_thread_add(internal_task_fn fn, void *arg, unsigned period_ms)
+static int add_task(internal_task_fn fn, void *arg, unsigned period_ms, bool start)
 {
 	int id = -ENOSPC, err;
 
 	if (!fn || period_ms == 0)
 		return -EINVAL;
 	pthread_mutex_lock(&lock);
+	if (stopping) {
+		pthread_mutex_unlock(&lock);
+		return -EAGAIN;
+	}
 	for (int i = 0; i < INTERNAL_THREAD_MAX_TASKS; i++) {
 		if (tasks[i].active)
 			continue;
@@ -238,7 +244,7 @@ int internal_thread_add(internal_task_fn fn, void *arg, unsigned period_ms)
 		id = i;
 		break;
 	}
-	if (id >= 0) {
+	if (id >= 0 && (start || running)) {
 		err = start_locked();
 		if (err) {
 			tasks[id].active = false;
@@ -249,6 +255,37 @@ int internal_thread_add(internal_task_fn fn, void *arg, unsigned period_ms)
 	}
 	pthread_mutex_unlock(&lock);
 	return id;
+}
+
+int internal_thread_add(internal_task_fn fn, void *arg, unsigned period_ms)
+{
+	return add_task(fn, arg, period_ms, true);
+}
+
+int internal_thread_add_deferred(internal_task_fn fn, void *arg, unsigned period_ms)
+{
+	return add_task(fn, arg, period_ms, false);
+}
+
+int internal_thread_start(void)
+{
+	int err = 0;
+	bool any = false;
+
+	if (__atomic_load_n(&running, __ATOMIC_RELAXED))
+		return 0;
+	pthread_mutex_lock(&lock);
+	for (int i = 0; i < INTERNAL_THREAD_MAX_TASKS; i++)
+		any |= tasks[i].active;
+	if (any && !running)
+		err = start_locked();
+	pthread_mutex_unlock(&lock);
+	return err;
+}
+
+bool internal_thread_running(void)
+{
+	return __atomic_load_n(&running, __ATOMIC_RELAXED);
 }
 
 int internal_thread_remove(int id)
@@ -280,7 +317,7 @@ void internal_thread_kick(void)
 
 void internal_thread_atfork_child(void)
 {
-	bool any = false;
+	bool any = false, was_running = running;
 
 	/* move the stats segment first: a restarted task must never write the parent's */
 	stats_atfork_child();
@@ -289,11 +326,11 @@ void internal_thread_atfork_child(void)
 	pthread_mutex_init(&lock, NULL);
 	if (hooks_done)
 		init_cond();
-	running = false;
+	__atomic_store_n(&running, false, __ATOMIC_RELAXED);
 	running_task = -1;
 	on_thread = false;
-	if (stopping)
-		return;
+	if (stopping || !was_running)
+		return;	/* deferred tasks stay deferred, as in the parent */
 	for (int i = 0; i < INTERNAL_THREAD_MAX_TASKS; i++)
 		any |= tasks[i].active;
 	if (any) {

@@ -1,6 +1,6 @@
 /* internal_thread.h — the library's one background thread. It runs registered
  * periodic work (stats control area, TCP timers, neighbour refresh) and nothing on
- * the data path. Started lazily by the first internal_thread_add(), pinned by
+ * the data path. Started lazily (first internal_thread_add() or _start()), pinned by
  * SHIM_INTERNAL_THREAD_AFFINITY / SHIM_INTERNAL_THREAD_CPUSET, restarted in a fork
  * child, stopped at exit without ever keeping the process alive. */
 #ifndef SHIM_INTERNAL_THREAD_H
@@ -16,6 +16,13 @@ typedef void (*internal_task_fn)(void *arg);
  * choice for timers). Tasks run one after another on the internal thread; a task
  * must not block. Returns a task id >= 0, or -EINVAL / -ENOSPC / -EAGAIN (no thread). */
 int internal_thread_add(internal_task_fn fn, void *arg, unsigned period_ms);
+/* The same, without starting the thread: the task waits for the first
+ * internal_thread_add() or internal_thread_start(). For work that only matters once
+ * the process does something (stats control area: once there are sockets). */
+int internal_thread_add_deferred(internal_task_fn fn, void *arg, unsigned period_ms);
+/* Start the thread if it has tasks and is not running. Cheap when it runs. */
+int internal_thread_start(void);
+bool internal_thread_running(void);
 /* Stop running a task; when this returns the task is not running and will not run
  * again (unless called from the task itself, which is allowed). 0 or -ENOENT. */
 int internal_thread_remove(int id);

@@ -1,14 +1,16 @@
 /* stats.c — the stats segment inside the library: created at start-up from
  * SHIM_STATS_SHMEM_DIR / SHIM_STATS_FD_NUM, copied for a fork child (whose own file
  * appears 100 ms later, from the internal thread), removed at exit. Hands out blocks
- * to the data path (scratch blocks when slots run out), writes a closing socket's
- * summary (VMA example 5) to SHIM_STATS_FILE and the debug log, and applies
- * shim_stats -l / -D / -z from the control area. */
+ * to the data path (the shared "other sockets" block when socket slots run out,
+ * process-local scratch when there is no segment), writes a closing socket's summary
+ * (VMA example 5) to SHIM_STATS_FILE and the debug log, and applies shim_stats
+ * -l / -D / -z from the control area. */
 #include "core/stats.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +26,8 @@
 
 #define CONTROL_PERIOD_MS 100
 
-/* Where writers go when there is no slot: never read, shared, racy by design. */
+/* Where writers go without a segment (or a free ring, CQ ... slot): never read,
+ * shared, racy by design. */
 static struct shim_sock_stats scratch_sock;
 static struct shim_ring_stats scratch_ring;
 static struct shim_cq_stats scratch_cq;
@@ -69,10 +72,13 @@ int stats_init_with(const struct stats_config *cfg)
 	stats_seg.ctl->cur_log_level = shim_log_level;
 	stats_seg.ctl->cur_log_details = cur_details;
 	stats_segment_touch();
-	if (!exit_hooked && atexit(stats_fini) == 0)
+	if (!exit_hooked && atexit(stats_fini) == 0 &&
+	    pthread_atfork(NULL, NULL, stats_atfork_child) == 0)
 		exit_hooked = 1;
 	if (control_task < 0) {
-		control_task = internal_thread_add(stats_poll_control, NULL, CONTROL_PERIOD_MS);
+		/* the thread starts with the first socket (or custom stat): a process
+		 * that never has one stays single-threaded */
+		control_task = internal_thread_add_deferred(stats_poll_control, NULL, CONTROL_PERIOD_MS);
 		if (control_task < 0)
 			log_warn("stats: no internal thread (%s): shim_stats -z/-l/-D will not be applied",
 				 strerror(-control_task));
@@ -131,6 +137,14 @@ void stats_poll_control(void *arg)
 	if (err && err != -EAGAIN)
 		log_warn("stats: cannot create this child's stats segment in %s: %s; shim_stats will not see it",
 			 stats_seg.dir, strerror(-err));
+	static bool swept;
+	if (!swept) {
+		/* once per process tree: segments of our dead processes (kill, _exit) */
+		swept = true;
+		int n = stats_clean_stale(stats_seg.dir);
+		if (n)
+			log_dbg("stats: removed %d stale segment(s) from %s", n, stats_seg.dir);
+	}
 	if (take_request(&ctl->log_level_seq, &ctl->log_level_ack, &seq)) {
 		int lvl = __atomic_load_n(&ctl->log_level, __ATOMIC_RELAXED);
 		if (lvl >= SHIM_LOG_PANIC && lvl <= SHIM_LOG_FUNC_ALL) {
@@ -164,6 +178,7 @@ static void *open_block(unsigned kind, int64_t id, const char *label, void *scra
 {
 	int i = stats_slot_open(kind, id, label);
 
+	internal_thread_start();	/* there is something to watch now */
 	if (i >= 0)
 		return stats_slot_values(kind, (unsigned)i);
 	if (i == -ENOSPC)
@@ -192,14 +207,20 @@ struct shim_sock_stats *stats_sock_open(int fd, int domain, int type, int protoc
 	int i;
 
 	STAT_INC_MT(stats_global(), sockets_created);
+	internal_thread_start();	/* there is something to watch now */
 	i = stats_slot_open(STATS_KIND_SOCKET, fd, label);
 	if (i < 0) {
 		if (i != -ENOSPC)
 			return &scratch_sock;
 		STAT_INC_MT(stats_global(), stats_slots_exhausted);
-		log_once(SHIM_LOG_WARN,
-			 "stats: all %u socket slots of the stats segment are in use; raise SHIM_STATS_FD_NUM (up to 1024) to see more sockets in shim_stats (until then they count together as \"other sockets\")",
-			 stats_seg.kinds[STATS_KIND_SOCKET].slot_count - 1);
+		unsigned slots = stats_seg.kinds[STATS_KIND_SOCKET].slot_count - 1;
+		if (slots)
+			log_once(SHIM_LOG_WARN,
+				 "stats: all %u socket slots of the stats segment are in use; raise SHIM_STATS_FD_NUM (up to 1024) to see more sockets in shim_stats (until then they count together as \"other sockets\")",
+				 slots);
+		else
+			log_once(SHIM_LOG_INFO,
+				 "stats: SHIM_STATS_FD_NUM is 0: shim_stats shows all sockets together as \"other sockets\"");
 		i = stats_slot_overflow();
 		/* counters only: attributes (fd, addresses) would describe some socket */
 		return i < 0 ? &scratch_sock : stats_slot_values(STATS_KIND_SOCKET, (unsigned)i);
@@ -305,6 +326,7 @@ static void append_stats_file(const char *buf, size_t len)
 
 void stats_sock_close(struct shim_sock_stats *s)
 {
+	struct shim_sock_stats now;
 	char buf[1536];
 	int i, fd, n;
 
@@ -315,12 +337,14 @@ void stats_sock_close(struct shim_sock_stats *s)
 		return;	/* the shared block of sockets beyond the slots stays */
 	fd = (int)STAT_GET(s, fd);
 	if (had_traffic(s) && (stats_file[0] || shim_log_level >= SHIM_LOG_DEBUG)) {
+		/* as shim_stats shows it: since the last -z */
+		stats_slot_snapshot(STATS_KIND_SOCKET, (unsigned)i, &now, sizeof(now));
 		if (stats_file[0]) {
-			n = format_summary(s, fd, "SHIM: ", buf, sizeof(buf));
+			n = format_summary(&now, fd, "SHIM: ", buf, sizeof(buf));
 			if (n > 0)
 				append_stats_file(buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
 		}
-		if (shim_log_level >= SHIM_LOG_DEBUG && format_summary(s, fd, "", buf, sizeof(buf)) > 0)
+		if (shim_log_level >= SHIM_LOG_DEBUG && format_summary(&now, fd, "", buf, sizeof(buf)) > 0)
 			log_lines(SHIM_LOG_DEBUG, buf);
 	}
 	stats_slot_close(STATS_KIND_SOCKET, (unsigned)i);
@@ -336,7 +360,9 @@ int stats_dump_fd(int fd, int level)
 	i = stats_slot_by_id(STATS_KIND_SOCKET, fd);
 	if (i < 0)
 		return -ENOENT;
-	if (format_summary(stats_slot_values(STATS_KIND_SOCKET, (unsigned)i), fd, "", buf, sizeof(buf)) > 0)
+	struct shim_sock_stats now;
+	stats_slot_snapshot(STATS_KIND_SOCKET, (unsigned)i, &now, sizeof(now));
+	if (format_summary(&now, fd, "", buf, sizeof(buf)) > 0)
 		log_lines(level, buf);
 	return 0;
 }

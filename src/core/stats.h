@@ -103,13 +103,15 @@ void stats_fini(void);
 const char *stats_segment_path(void);
 
 /* --- blocks ------------------------------------------------------------------- */
-/* Never NULL: when the SHIM_STATS_FD_NUM slots are taken (or there is no segment),
- * a process-local scratch block is returned and one log line names the parameter.
+/* Never NULL: when the SHIM_STATS_FD_NUM slots are taken, the block shared by all
+ * later sockets ("other sockets" in shim_stats; one log line names the parameter);
+ * without a segment, a process-local scratch block.
  * Counts global.sockets_created; sets fd, inode, protocol, blocking (from
  * SOCK_NONBLOCK), mc_loop 1 and ring "none"; the socket layer sets the rest. */
 struct shim_sock_stats *stats_sock_open(int fd, int domain, int type, int protocol);
 /* Final counters to SHIM_STATS_FILE (when set) and the debug log (VMA example 5);
- * the slot is then free for the next socket. NULL and scratch blocks are ignored. */
+ * the slot is then free for the next socket. NULL, shared and scratch blocks are
+ * left alone. */
 void stats_sock_close(struct shim_sock_stats *s);
 /* Socket moved to another fd number (dup2 onto a closed slot, accept): */
 void stats_sock_set_fd(struct shim_sock_stats *s, int fd);

@@ -102,6 +102,19 @@ struct shim_stats_ctl {
 	uint32_t pad2;
 };
 
+/* The sizes of layout version 1. Later libraries may only append fields to these
+ * structs (and say so in hdr_size / *_entry_size); readers accept any size from these
+ * up and treat fields past an entry's size as absent, so old tools read new segments
+ * and new tools read old ones. */
+#define SHIM_STATS_HDR_V1_SIZE 712
+#define SHIM_STATS_KIND_V1_SIZE 48
+#define SHIM_STATS_SCHEMA_V1_SIZE 200
+#define SHIM_STATS_CTL_V1_SIZE 48
+
+_Static_assert(sizeof(struct shim_stats_hdr) >= SHIM_STATS_HDR_V1_SIZE, "header only grows");
+_Static_assert(sizeof(struct shim_stats_kind) >= SHIM_STATS_KIND_V1_SIZE, "kind entry only grows");
+_Static_assert(sizeof(struct shim_stats_schema) >= SHIM_STATS_SCHEMA_V1_SIZE, "schema entry only grows");
+_Static_assert(sizeof(struct shim_stats_ctl) >= SHIM_STATS_CTL_V1_SIZE, "control area only grows");
 _Static_assert(sizeof(struct shim_stats_slot) == 64, "slot header is one cache line");
 _Static_assert(sizeof(struct shim_stats_schema) % 8 == 0, "schema entries stay aligned");
 

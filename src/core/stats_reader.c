@@ -57,20 +57,20 @@ static int validate(const struct stats_reader *r)
 {
 	const struct shim_stats_hdr *h = HDR(r);
 
-	if (r->size < sizeof(*h) || memcmp(h->magic, SHIM_STATS_MAGIC, sizeof(h->magic)) != 0)
+	if (r->size < SHIM_STATS_HDR_V1_SIZE || memcmp(h->magic, SHIM_STATS_MAGIC, sizeof(h->magic)) != 0)
 		return -EPROTO;
 	if (!__atomic_load_n(&h->ready, __ATOMIC_ACQUIRE))
 		return -EAGAIN;
-	if (h->layout_version != SHIM_STATS_LAYOUT_VERSION || h->hdr_size < sizeof(*h) ||
+	if (h->layout_version != SHIM_STATS_LAYOUT_VERSION || h->hdr_size < SHIM_STATS_HDR_V1_SIZE ||
 	    h->file_size > r->size)
 		return -EPROTO;
-	if (h->kind_entry_size < sizeof(struct shim_stats_kind) || h->kind_count > 64 ||
+	if (h->kind_entry_size < SHIM_STATS_KIND_V1_SIZE || h->kind_count > 64 ||
 	    !range_ok(r, h->kinds_off, (uint64_t)h->kind_count * h->kind_entry_size))
 		return -EPROTO;
-	if (h->schema_entry_size < sizeof(struct shim_stats_schema) || h->schema_cap > 65536 ||
+	if (h->schema_entry_size < SHIM_STATS_SCHEMA_V1_SIZE || h->schema_cap > 65536 ||
 	    !range_ok(r, h->schema_off, (uint64_t)h->schema_cap * h->schema_entry_size))
 		return -EPROTO;
-	if (h->ctl_size < sizeof(struct shim_stats_ctl) || !range_ok(r, h->ctl_off, h->ctl_size) ||
+	if (h->ctl_size < SHIM_STATS_CTL_V1_SIZE || !range_ok(r, h->ctl_off, h->ctl_size) ||
 	    h->ctl_off % 8)
 		return -EPROTO;
 	for (unsigned k = 0; k < h->kind_count; k++) {
@@ -98,7 +98,7 @@ int stats_reader_open(struct stats_reader *r, const char *path, bool rw)
 		err = -errno;
 		goto out_close;
 	}
-	if (!S_ISREG(st.st_mode) || st.st_size < (off_t)sizeof(struct shim_stats_hdr)) {
+	if (!S_ISREG(st.st_mode) || st.st_size < (off_t)SHIM_STATS_HDR_V1_SIZE) {
 		err = -EPROTO;
 		goto out_close;
 	}

@@ -1,7 +1,7 @@
 /* stats_segment.c — creates, maps, forks and removes the per-process stats segment
- * (layout in stats_layout.h), fills its schema from stats.def, hands out slots and
- * registers custom stats. Knows nothing of parameters or the log: stats.c wires it
- * to the library and handles the data-path open/close calls.
+ * (layout in stats_layout.h), hands out slots and applies -z. The schema and custom
+ * stats are in stats_schema.c. Knows nothing of parameters or the log: stats.c wires
+ * it to the library and handles the data-path open/close calls.
  *
  * Baselines (-z): a counter's value is written only by its block's writer, so -z
  * cannot zero it without losing a racing increment. Instead the internal thread
@@ -15,7 +15,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,33 +25,6 @@
 #include <unistd.h>
 
 #include "core/stats.h"
-
-/* --- schema from stats.def ------------------------------------------------------ */
-struct core_stat {
-	const char *name, *unit, *doc;
-	uint16_t kind;
-	uint8_t mode;
-	uint16_t count;
-	uint32_t offset;
-};
-
-#define MODE_counter SHIM_STAT_COUNTER
-#define MODE_maximum SHIM_STAT_MAXIMUM
-#define MODE_value SHIM_STAT_VALUE
-/* unit is stringified by the STAT_* wrappers, before `bool` could expand to _Bool */
-#define CORE_STAT(kname, kid, strct, name, count, unit, mode, doc)                    \
-	{ kname "." #name, unit, doc, kid, MODE_##mode, count, offsetof(struct strct, name) },
-
-static const struct core_stat core_stats[] = {
-#define STAT_SOCK(n, c, u, m, d) CORE_STAT("socket", STATS_KIND_SOCKET, shim_sock_stats, n, c, #u, m, d)
-#define STAT_RING(n, c, u, m, d) CORE_STAT("ring", STATS_KIND_RING, shim_ring_stats, n, c, #u, m, d)
-#define STAT_CQ(n, c, u, m, d) CORE_STAT("cq", STATS_KIND_CQ, shim_cq_stats, n, c, #u, m, d)
-#define STAT_BPOOL(n, c, u, m, d) CORE_STAT("bpool", STATS_KIND_BPOOL, shim_bpool_stats, n, c, #u, m, d)
-#define STAT_IOMUX(n, c, u, m, d) CORE_STAT("iomux", STATS_KIND_IOMUX, shim_iomux_stats, n, c, #u, m, d)
-#define STAT_GLOBAL(n, c, u, m, d) CORE_STAT("global", STATS_KIND_GLOBAL, shim_global_stats, n, c, #u, m, d)
-#include "core/stats.def"
-};
-#define CORE_STAT_COUNT (sizeof(core_stats) / sizeof(core_stats[0]))
 
 struct kind_def {
 	const char *name;
@@ -71,66 +43,13 @@ static const struct kind_def kind_defs[STATS_KIND_COUNT] = {
 };
 
 struct stats_segment stats_seg;
-static pthread_mutex_t custom_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static size_t align_up(size_t v, size_t a)
 {
 	return (v + a - 1) / a * a;
 }
 
-/* --- process identity -------------------------------------------------------- */
-/* State letter and start time (field 22, clock ticks) from /proc/<pid>/stat. */
-static int proc_stat(int pid, char *state, uint64_t *start)
-{
-	char path[64], buf[1024];
-	unsigned long long st = 0;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -EIO;
-	buf[n] = '\0';
-	/* comm may hold spaces and parentheses: fields restart after the last ')' */
-	char *p = strrchr(buf, ')');
-	if (!p || sscanf(p + 1, " %c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
-			 state, &st) != 2)
-		return -EIO;
-	*start = st;
-	return 0;
-}
-
-uint64_t stats_proc_starttime(int pid)
-{
-	uint64_t start;
-	char state;
-
-	return proc_stat(pid, &state, &start) == 0 ? start : 0;
-}
-
-bool stats_proc_alive(int pid, uint64_t starttime)
-{
-	uint64_t start;
-	char state;
-	int err;
-
-	if (pid <= 0 || (kill(pid, 0) < 0 && errno == ESRCH))
-		return false;
-	err = proc_stat(pid, &state, &start);
-	if (err == -ENOENT)
-		return false;
-	if (err)
-		return true;	/* no /proc view of it (other pid namespace): trust kill() */
-	if (state == 'Z' || state == 'X')
-		return false;	/* exited, not yet reaped */
-	return !starttime || start == starttime;	/* else the pid was recycled */
-}
-
+/* --- identity ----------------------------------------------------------------- */
 /* Bounded copy that always terminates (names are cut, never overflow). */
 static void copy_cut(char *dst, size_t dstsz, const char *src)
 {
@@ -170,7 +89,7 @@ static size_t layout(unsigned fd_num, struct shim_stats_kind *kinds, uint32_t *s
 
 	off = align_up(kinds_off + STATS_KIND_COUNT * sizeof(struct shim_stats_kind), 64);
 	*schema_off = (uint32_t)off;
-	off += (CORE_STAT_COUNT + SHIM_STATS_CUSTOM_MAX) * sizeof(struct shim_stats_schema);
+	off += (stats_schema_core_count() + SHIM_STATS_CUSTOM_MAX) * sizeof(struct shim_stats_schema);
 	off = align_up(off, 64);
 	*ctl_off = (uint32_t)off;
 	off = align_up(off + sizeof(struct shim_stats_ctl), 4096);
@@ -191,20 +110,6 @@ static size_t layout(unsigned fd_num, struct shim_stats_kind *kinds, uint32_t *s
 	}
 	(void)kinds_off;
 	return align_up(off, 4096);
-}
-
-static void fill_schema_entry(struct shim_stats_schema *e, const char *name, const char *unit,
-			      const char *doc, unsigned kind, unsigned mode, unsigned count,
-			      uint32_t offset)
-{
-	memset(e, 0, sizeof(*e));
-	snprintf(e->name, sizeof(e->name), "%s", name);
-	snprintf(e->unit, sizeof(e->unit), "%s", unit);
-	snprintf(e->doc, sizeof(e->doc), "%s", doc);
-	e->kind = (uint16_t)kind;
-	e->mode = (uint8_t)mode;
-	e->count = (uint16_t)count;
-	e->offset = offset;
 }
 
 static void fill_identity(struct shim_stats_hdr *h)
@@ -292,20 +197,16 @@ int stats_segment_create(const char *dir, unsigned fd_num)
 	h->kind_entry_size = sizeof(struct shim_stats_kind);
 	h->schema_off = schema_off;
 	h->schema_entry_size = sizeof(struct shim_stats_schema);
-	h->schema_cap = CORE_STAT_COUNT + SHIM_STATS_CUSTOM_MAX;
-	h->schema_core_count = CORE_STAT_COUNT;
+	h->schema_cap = stats_schema_core_count() + SHIM_STATS_CUSTOM_MAX;
+	h->schema_core_count = stats_schema_core_count();
 	h->ctl_off = ctl_off;
 	h->ctl_size = sizeof(struct shim_stats_ctl);
 	s->base = base;
 	s->size = size;
 	seg_set_pointers(s);
 	memcpy(s->kinds, kinds, sizeof(kinds));
-	for (size_t i = 0; i < CORE_STAT_COUNT; i++) {
-		const struct core_stat *c = &core_stats[i];
-		fill_schema_entry(&s->schema[i], c->name, c->unit, c->doc, c->kind, c->mode,
-				  c->count, c->offset);
-	}
-	h->schema_count = CORE_STAT_COUNT;
+	stats_schema_fill_core(s->schema);
+	h->schema_count = stats_schema_core_count();
 	s->custom_count = 0;
 	s->ctl->cur_log_level = -1;
 	s->ctl->cur_log_details = -1;
@@ -381,8 +282,7 @@ int stats_segment_fork_child(void)
 
 	if (!s->base)
 		return 0;
-	/* a parent thread may have held it at fork() */
-	pthread_mutex_init(&custom_lock, NULL);
+	stats_schema_atfork_child();
 	s->path[0] = '\0';
 	/* From now on never write the parent's file: take a private copy at the same
 	 * addresses. The child's own file comes later (stats_segment_publish), so the
@@ -546,154 +446,6 @@ int stats_slot_by_id(unsigned kind, int64_t id)
 			return (int)i;
 	}
 	return -ENOENT;
-}
-
-/* --- names and custom stats --------------------------------------------------------- */
-int stats_index(const char *name)
-{
-	if (!stats_seg.base || !name)
-		return -ENOENT;
-	uint32_t n = __atomic_load_n(&stats_seg.hdr->schema_count, __ATOMIC_ACQUIRE);
-
-	for (uint32_t i = 0; i < n; i++)
-		if (strncmp(stats_seg.schema[i].name, name, SHIM_STATS_NAME_LEN) == 0)
-			return (int)i;
-	return -ENOENT;
-}
-
-static bool custom_name_ok(const char *name)
-{
-	size_t n = name ? strnlen(name, SHIM_STATS_NAME_LEN) : 0;
-
-	if (n == 0 || n >= SHIM_STATS_NAME_LEN || !strchr(name, '.') || name[0] == '.' ||
-	    name[n - 1] == '.')
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = name[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '_' || c == '-' || c == '.'))
-			return false;
-	}
-	/* the core kinds' namespaces are the library's */
-	for (int k = 0; k < STATS_KIND_COUNT; k++) {
-		size_t kl = strlen(kind_defs[k].name);
-		if (strncmp(name, kind_defs[k].name, kl) == 0 && name[kl] == '.')
-			return false;
-	}
-	return true;
-}
-
-int stats_custom_register(const char *name, int mode)
-{
-	int idx;
-
-	if (mode != SHIM_STAT_COUNTER && mode != SHIM_STAT_MAXIMUM)
-		return -EINVAL;
-	if (!custom_name_ok(name))
-		return -EINVAL;
-	if (!stats_seg.base)
-		return -ENODEV;
-	pthread_mutex_lock(&custom_lock);
-	if (stats_index(name) >= 0) {
-		idx = -EEXIST;
-		goto out_unlock;
-	}
-	if (stats_seg.custom_count >= SHIM_STATS_CUSTOM_MAX) {
-		idx = -ENOSPC;
-		goto out_unlock;
-	}
-	uint32_t n = stats_seg.hdr->schema_count;
-	if (n >= stats_seg.hdr->schema_cap) {
-		idx = -ENOSPC;
-		goto out_unlock;
-	}
-	fill_schema_entry(&stats_seg.schema[n], name, "count",
-			  mode == SHIM_STAT_COUNTER ? "application counter" : "application maximum",
-			  STATS_KIND_CUSTOM, (unsigned)mode, 1,
-			  stats_seg.custom_count * (uint32_t)sizeof(uint64_t));
-	stats_seg.custom_count++;
-	__atomic_store_n(&stats_seg.hdr->schema_count, n + 1, __ATOMIC_RELEASE);
-	idx = (int)n;
-out_unlock:
-	pthread_mutex_unlock(&custom_lock);
-	return idx;
-}
-
-static uint64_t *custom_word(int index, int mode)
-{
-	if (!stats_seg.base || index < 0)
-		return NULL;
-	uint32_t n = __atomic_load_n(&stats_seg.hdr->schema_count, __ATOMIC_ACQUIRE);
-	if ((uint32_t)index >= n)
-		return NULL;
-	const struct shim_stats_schema *e = &stats_seg.schema[index];
-	if (e->kind != STATS_KIND_CUSTOM || e->mode != mode)
-		return NULL;
-	return (uint64_t *)((char *)stats_slot_values(STATS_KIND_CUSTOM, 0) + e->offset);
-}
-
-int stats_custom_add(int index, uint64_t value)
-{
-	uint64_t *w = custom_word(index, SHIM_STAT_COUNTER);
-
-	if (!w)
-		return -EINVAL;
-	__atomic_fetch_add(w, value, __ATOMIC_RELAXED);
-	return 0;
-}
-
-int stats_custom_max(int index, uint64_t value)
-{
-	uint64_t *w = custom_word(index, SHIM_STAT_MAXIMUM);
-
-	if (!w)
-		return -EINVAL;
-	stats_max_mt(w, value);
-	return 0;
-}
-
-/* Displayed value of word w of an open slot (counter minus its -z baseline). */
-static uint64_t slot_word(unsigned kind, unsigned i, unsigned mode, uint32_t off)
-{
-	struct shim_stats_slot *sl = slot_at(kind, i);
-	const struct shim_stats_kind *k = &stats_seg.kinds[kind];
-	uint64_t base = 0, v;
-
-	if (mode == SHIM_STAT_COUNTER &&
-	    __atomic_load_n(&sl->base_gen, __ATOMIC_ACQUIRE) == __atomic_load_n(&sl->gen, __ATOMIC_RELAXED))
-		base = __atomic_load_n((uint64_t *)((char *)sl + k->base_off + off), __ATOMIC_RELAXED);
-	v = __atomic_load_n((uint64_t *)((char *)sl + k->values_off + off), __ATOMIC_RELAXED);
-	return v >= base ? v - base : 0;
-}
-
-int stats_read(int index, uint64_t *value)
-{
-	if (!value)
-		return -EINVAL;
-	if (!stats_seg.base)
-		return -ENODEV;
-	uint32_t n = __atomic_load_n(&stats_seg.hdr->schema_count, __ATOMIC_ACQUIRE);
-	if (index < 0 || (uint32_t)index >= n)
-		return -ENOENT;
-	const struct shim_stats_schema *e = &stats_seg.schema[index];
-	uint32_t hwm = __atomic_load_n(&stats_seg.kinds[e->kind].slot_hwm, __ATOMIC_ACQUIRE);
-	uint64_t acc = 0;
-
-	for (unsigned i = 0; i < hwm; i++) {
-		if (__atomic_load_n(&slot_at(e->kind, i)->in_use, __ATOMIC_ACQUIRE) != 1)
-			continue;
-		uint64_t v = slot_word(e->kind, i, e->mode, e->offset);
-		if (e->mode == SHIM_STAT_COUNTER)
-			acc += v;
-		else if (e->mode == SHIM_STAT_MAXIMUM)
-			acc = v > acc ? v : acc;
-		else {
-			acc = v;
-			break;
-		}
-	}
-	*value = acc;
-	return 0;
 }
 
 /* --- -z ------------------------------------------------------------------------------ */

@@ -52,10 +52,18 @@ void stats_slot_close(unsigned kind, unsigned i);
 int stats_slot_overflow(void);
 void *stats_slot_values(unsigned kind, unsigned i);
 struct shim_stats_slot *stats_slot_hdr(unsigned kind, unsigned i);
+/* Copy slot i's values into out (a writer struct of `size` bytes) as readers see
+ * them: counters minus their -z baselines. */
+void stats_slot_snapshot(unsigned kind, unsigned i, void *out, size_t size);
 /* Slot whose values area is `values`, or -ENOENT (scratch block). */
 int stats_slot_find(unsigned kind, const void *values);
 /* Open slot with this id (socket fd), or -ENOENT. */
 int stats_slot_by_id(unsigned kind, int64_t id);
+
+/* stats_schema.c: the core entries from stats.def, and the fork child's lock reset. */
+unsigned stats_schema_core_count(void);
+void stats_schema_fill_core(struct shim_stats_schema *tab);
+void stats_schema_atfork_child(void);
 
 /* Apply a -z request: baselines for counters, maxima back to 0. */
 void stats_segment_zero(void);
@@ -66,5 +74,10 @@ void stats_segment_touch(void);
 uint64_t stats_proc_starttime(int pid);
 /* Is pid a running process (not a zombie) that started at starttime (0: any)? */
 bool stats_proc_alive(int pid, uint64_t starttime);
+/* ... and does it still map the segment open as seg_fd (-1: do not check)? */
+bool stats_segment_alive(int pid, uint64_t starttime, int seg_fd);
+/* Remove the segments (and half-made ones) in dir left by this user's dead
+ * processes. Returns how many were removed. */
+int stats_clean_stale(const char *dir);
 
 #endif

@@ -112,9 +112,16 @@ void pkt_pool_return(struct pkt_pool *p, struct shim_pkt *pkt)
 	while (!atomic_compare_exchange_weak_explicit(&p->returned, &head, pkt,
 						      memory_order_release,
 						      memory_order_relaxed));
-	atomic_fetch_add_explicit(&p->nreturned, 1, memory_order_relaxed);
-	if (p->on_return)
-		p->on_return(p);
+	/* A closing owner's on_return hook frees the descriptors once the count says
+	 * every buffer is back: our writes to pkt come first, and count then hook are
+	 * sequentially consistent with the owner's hook-then-count, so one side sees
+	 * the other. */
+	void (*hook)(struct pkt_pool *);
+
+	atomic_fetch_add_explicit(&p->nreturned, 1, memory_order_seq_cst);
+	hook = __atomic_load_n(&p->on_return, __ATOMIC_SEQ_CST);
+	if (hook)
+		hook(p);
 }
 
 uint32_t pkt_pool_available(const struct pkt_pool *p)

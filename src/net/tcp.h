@@ -2,7 +2,10 @@
  * sockets and rings. A struct tcp_stack owns connections and listeners; the IP layer
  * feeds it segments with tcp_input(), the owner drives timers with tcp_tick(), and the
  * engine hands fully built segments back through ops->output and reports state changes
- * through ops->event. Addresses and ports are in network byte order throughout. */
+ * through ops->event. Addresses and ports are in network byte order throughout.
+ * A stack is single-threaded: its owner serialises every call, and the output and
+ * event callbacks, which run inside those calls, must not call back into the stack
+ * (queue the work instead). */
 #ifndef SHIM_NET_TCP_H
 #define SHIM_NET_TCP_H
 
@@ -32,12 +35,13 @@ enum tcp_state {
 enum tcp_cc_algo { TCP_CC_NEWRENO = 0, TCP_CC_CUBIC = 1, TCP_CC_NONE = 2 };
 
 /* Per-stack configuration. Start from tcp_config_default(); numeric fields left at
- * zero take the defaults (wscale excepted: 0 is a valid shift). */
+ * zero take the defaults, so a zeroed struct with a few fields set works too. */
 struct tcp_config {
 	uint32_t mtu;			/* SHIM_MTU: MSS defaults to mtu - 40 */
 	uint32_t mss;			/* SHIM_MSS: 0 = from mtu */
 	bool window_scaling;		/* SHIM_WINDOW_SCALING >= 0 (-1 turns it off) */
-	int wscale;			/* shift we offer, 0..14; < 0 sizes it to rcvbuf */
+	bool wscale_fixed;		/* offer exactly wscale; otherwise size it to rcvbuf */
+	uint8_t wscale;			/* 0..14 */
 	bool timestamps;
 	bool sack;
 	int cc_algo;			/* SHIM_TCP_CC_ALGO: enum tcp_cc_algo */
@@ -68,6 +72,10 @@ struct tcp_config {
 };
 
 void tcp_config_default(struct tcp_config *cfg);
+/* Defaults overlaid with SHIM_MTU, SHIM_MSS, SHIM_WINDOW_SCALING, SHIM_TCP_CC_ALGO,
+ * SHIM_TCP_NODELAY, SHIM_TCP_QUICKACK, SHIM_TCP_MAX_SYN_RATE, SHIM_TX_SEGS_TCP. */
+struct shim_params;
+void tcp_config_from_params(struct tcp_config *cfg, const struct shim_params *p);
 
 /* One outgoing segment: hdr (TCP header with options, checksum filled in) followed
  * by payload. Both are only valid during the call: the callee copies them. */
@@ -100,6 +108,7 @@ struct tcp_stack_stats {
 	uint64_t challenge_acks, challenge_ack_limited, paws_drops, ooo_drops, oow_acks_skipped;
 	uint64_t fast_retrans, rto_timeouts, tw_reused, keepalive_timeouts;
 	uint64_t dup_acks, sack_recoveries, reno_recoveries, zero_window_probes, sack_reneging;
+	uint64_t tail_loss_probes, early_retrans, spurious_undos, lost_retrans;
 };
 
 struct tcp_stack *tcp_stack_create(const struct tcp_config *cfg,
@@ -119,14 +128,27 @@ int tcp_input(struct tcp_stack *st, uint32_t saddr, uint32_t daddr,
 void tcp_tick(struct tcp_stack *st);
 /* Earliest timer deadline (us, ops->now_us clock), UINT64_MAX when none. */
 uint64_t tcp_next_deadline(const struct tcp_stack *st);
+/* The same for one connection. */
+uint64_t tcp_conn_deadline(const struct tcp_conn *c);
 
 /* --- connections --- */
+/* A new CLOSED connection owned by the caller until tcp_close(). Options set before
+ * connect/listen apply to the handshake (TCP_OPT_MAXSEG, buffers). */
 int tcp_conn_create(struct tcp_stack *st, struct tcp_conn **out);
 void tcp_conn_set_user(struct tcp_conn *c, void *user);
 void *tcp_conn_user(const struct tcp_conn *c);
+/* Local address (0 = any, listeners only) and port (0 = ephemeral at connect);
+ * -EADDRINUSE when a listener holds exactly this address and port. */
 int tcp_bind(struct tcp_conn *c, uint32_t laddr, uint16_t lport);
+/* backlog bounds the accept queue; the SYN queue holds up to twice that (at least 16)
+ * and never more than cfg.max_syn_backlog. Calling it again adjusts the backlog. */
 int tcp_listen(struct tcp_conn *c, int backlog);
+/* Sends the SYN and returns 0 (TCP_EV_CONNECTED or TCP_EV_ERROR follow). Needs a bound
+ * local address (the IP layer picks it). -EADDRINUSE when the 4-tuple is taken,
+ * including a TIME_WAIT that timestamps do not allow to reuse yet. */
 int tcp_connect(struct tcp_conn *c, uint32_t raddr, uint16_t rport);
+/* The oldest established connection of the accept queue, or -EAGAIN. Connections that
+ * completed the handshake report events only once accepted. */
 int tcp_accept(struct tcp_conn *listener, struct tcp_conn **out);
 
 #define TCP_SEND_MORE	0x1	/* MSG_MORE: hold a partial segment */
@@ -137,7 +159,9 @@ ssize_t tcp_send(struct tcp_conn *c, const void *buf, size_t len, int flags);
 ssize_t tcp_recv(struct tcp_conn *c, void *buf, size_t len, int flags);
 int tcp_shutdown(struct tcp_conn *c, int how);	/* SHUT_RD / SHUT_WR / SHUT_RDWR */
 /* Releases the application's handle: graceful close, or RST when SO_LINGER is on with
- * a zero timeout or unread data remains. The engine frees the connection later. */
+ * a zero timeout or unread data remains. The engine finishes the close (FIN
+ * retransmission, TIME_WAIT) and frees the connection later. A positive SO_LINGER is
+ * the caller's to honour: wait until tcp_tx_queued() is 0 or the time is up, then close. */
 void tcp_close(struct tcp_conn *c);
 /* Sends RST (when synchronized) and drops the connection; the handle stays valid. */
 void tcp_abort(struct tcp_conn *c);
@@ -146,6 +170,7 @@ enum tcp_opt {
 	TCP_OPT_NODELAY, TCP_OPT_CORK, TCP_OPT_QUICKACK, TCP_OPT_KEEPALIVE,
 	TCP_OPT_KEEPIDLE, TCP_OPT_KEEPINTVL, TCP_OPT_KEEPCNT, TCP_OPT_MAXSEG,
 	TCP_OPT_SNDBUF, TCP_OPT_RCVBUF, TCP_OPT_LINGER /* -1 off, else seconds */,
+	TCP_OPT_USER_TIMEOUT /* ms data may stay unacknowledged; 0 = retries decide */,
 };
 int tcp_setopt(struct tcp_conn *c, enum tcp_opt opt, int val);
 int tcp_getopt(const struct tcp_conn *c, enum tcp_opt opt, int *val);

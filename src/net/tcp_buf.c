@@ -1,17 +1,32 @@
-/* tcp_buf.c — segment buffers and the three per-connection queues: the send queue
- * (unacknowledged then unsent data), the in-order receive queue the application reads,
- * and the bounded out-of-order queue that holds data beyond a gap until it fills. */
+/* tcp_buf.c — segment buffers (recycled per stack) and the three per-connection queues:
+ * the send queue (unacknowledged then unsent data), the in-order receive queue the
+ * application reads, and the bounded out-of-order queue holding data beyond a gap. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "net/tcp_priv.h"
 
+/* Segments of the common size (up to one MSS-sized buffer) are recycled through a
+ * per-stack free list: steady-state traffic then costs no malloc/free per segment. */
+#define SEG_CACHE_MAX 1024
+
 struct tcp_seg *tcp_seg_alloc(struct tcp_stack *st, uint32_t cap)
 {
-	struct tcp_seg *s = malloc(sizeof(*s) + cap);
+	struct tcp_seg *s;
 
-	if (!s)
-		return NULL;
+	if (cap <= st->seg_class && st->seg_cache) {
+		s = st->seg_cache;
+		st->seg_cache = s->next;
+		st->seg_cached--;
+	} else {
+		if (cap <= st->seg_class)
+			cap = st->seg_class;
+		s = malloc(sizeof(*s) + cap);
+		if (!s)
+			return NULL;
+	}
+	if (cap < st->seg_class)
+		cap = st->seg_class;
 	memset(s, 0, sizeof(*s));
 	s->cap = cap;
 	st->live_bufs++;
@@ -21,7 +36,24 @@ struct tcp_seg *tcp_seg_alloc(struct tcp_stack *st, uint32_t cap)
 void tcp_seg_free(struct tcp_stack *st, struct tcp_seg *s)
 {
 	st->live_bufs--;
+	if (s->cap == st->seg_class && st->seg_cached < SEG_CACHE_MAX) {
+		s->next = st->seg_cache;
+		st->seg_cache = s;
+		st->seg_cached++;
+		return;
+	}
 	free(s);
+}
+
+void tcp_seg_cache_drain(struct tcp_stack *st)
+{
+	struct tcp_seg *s;
+
+	while ((s = st->seg_cache)) {
+		st->seg_cache = s->next;
+		free(s);
+	}
+	st->seg_cached = 0;
 }
 
 void tcp_segq_push(struct tcp_segq *q, struct tcp_seg *s)
@@ -204,10 +236,13 @@ void tcp_sndq_acked(struct tcp_conn *c, uint32_t ack, uint64_t *rtt_us)
 	*rtt_us = 0;
 	while ((s = c->sndq.head)) {
 		if (SEQ_LEQ(seg_end(s), ack)) {
-			if (s->xmits == 1)
+			if (s->xmits == 1) {
 				*rtt_us = c->st->now - s->xmit_us;
-			else
+				if (s->xmit_us > c->rack_xmit_us)
+					c->rack_xmit_us = s->xmit_us;
+			} else {
 				*rtt_us = 0;
+			}
 			if (s->sacked)
 				c->sacked_bytes -= seg_seqlen(s);
 			if (s->lost && !s->sacked)

@@ -83,7 +83,7 @@ void tcp_conn_init_seq(struct tcp_conn *c)
 	c->iss = tcp_isn(st, c->laddr, c->lport, c->raddr, c->rport, st->now);
 	c->snd_una = c->snd_nxt = c->snd_max = c->snd_queued_end = c->iss;
 	c->ts_offset = (uint32_t)(tcp_siphash(st->secret, tuple, sizeof(tuple)) >> 32);
-	if (st->cfg.window_scaling && st->cfg.wscale >= 0)
+	if (st->cfg.window_scaling && st->cfg.wscale_fixed)
 		ws = (uint8_t)(st->cfg.wscale > TCP_MAX_WSCALE ? TCP_MAX_WSCALE : st->cfg.wscale);
 	else if (st->cfg.window_scaling)
 		while (ws < TCP_MAX_WSCALE && (65535u << ws) < c->rcvbuf)

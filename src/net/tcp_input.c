@@ -72,6 +72,19 @@ static bool our_fin_acked(const struct tcp_conn *c)
 	return c->fin_queued && c->fin_sent_once && c->snd_una == c->snd_queued_end;
 }
 
+/* RFC 2883: data we already had is reported back as a D-SACK block, which lets the
+ * sender tell a needless retransmission from a loss. */
+static void note_duplicate(struct tcp_conn *c, const struct tcp_parsed *p)
+{
+	uint32_t end = p->seq + p->len;
+
+	if (!c->sack_ok || !p->len || !SEQ_LT(p->seq, c->rcv_nxt))
+		return;
+	c->dsack[0] = p->seq;
+	c->dsack[1] = SEQ_LT(end, c->rcv_nxt) ? end : c->rcv_nxt;
+	c->dsack_pending = true;
+}
+
 /* Answers a segment outside the window with our ACK. Two desynchronised ends would
  * answer each other's pure ACKs forever (an ACK loop), so pure ACKs get at most one
  * answer per interval per connection; segments carrying data always get one. */
@@ -168,6 +181,8 @@ static bool ack_input(struct tcp_conn *c, const struct tcp_parsed *p)
 		tcp_send_challenge_ack(c);
 		return false;
 	}
+	if (c->sack_ok && p->nsack)
+		tcp_dsack_undo(c, p);
 	if (SEQ_GT(p->ack, c->snd_una)) {
 		uint32_t acked = p->ack - c->snd_una, prior = c->snd_una;
 		uint64_t rtt = 0;
@@ -189,20 +204,34 @@ static bool ack_input(struct tcp_conn *c, const struct tcp_parsed *p)
 			tcp_rtt_sample(c, (uint32_t)rtt);
 		c->backoff = 0;
 		c->retries = 0;
+		if (c->tlp_out && SEQ_GEQ(c->snd_una, c->tlp_high))
+			c->tlp_out = false;	/* the probe's episode is over */
 		/* Congestion control counts data only, not the SYN or FIN sequence slot. */
 		if (prior == c->iss && acked)
 			acked--;
 		if (our_fin_acked(c) && acked)
 			acked--;
+		tcp_undo_spurious(c, p);
 		tcp_ack_newdata(c, acked, prior, rtt);
+		if (p->nsack && c->sack_ok)
+			tcp_detect_loss(c);
 		tcp_rearm_rtx(c);
 		notify_writable(c);
 	} else if (p->ack == c->snd_una) {
-		if (c->sack_ok && p->nsack)
-			tcp_sack_update(c, p);
+		uint32_t newly = c->sack_ok && p->nsack ? tcp_sack_update(c, p) : 0;
+
 		if (!p->len && !(p->flags & (TCP_SYN | TCP_FIN)) && wnd == old_wnd &&
-		    c->snd_una != c->snd_max)
+		    c->snd_una != c->snd_max) {
 			tcp_dupack(c);
+		} else if (newly) {
+			/* Not a duplicate ACK (it carries data or a new window), but new SACK
+			 * information is loss evidence all the same: a peer sending data back
+			 * never produces pure dupacks. */
+			if (c->in_recovery)
+				tcp_sack_mark_lost(c);
+			else
+				tcp_detect_loss(c);
+		}
 	}
 	if (SEQ_LT(c->snd_wl1, p->seq) || (c->snd_wl1 == p->seq && SEQ_LEQ(c->snd_wl2, p->ack))) {
 		c->snd_wnd = wnd;
@@ -302,6 +331,7 @@ static void conn_input(struct tcp_conn *c, const struct tcp_parsed *p0)
 	if (c->ts_ok && p.has_ts && !(p.flags & TCP_RST) && SEQ_LT(p.tsval, c->ts_recent) &&
 	    c->st->now - c->ts_recent_us < PAWS_IDLE_US) {
 		c->st->stats.paws_drops++;
+		note_duplicate(c, &p);	/* an old duplicate: report it (Linux does too) */
 		send_oow_ack(c, &p);
 		return;
 	}
@@ -314,6 +344,7 @@ static void conn_input(struct tcp_conn *c, const struct tcp_parsed *p0)
 		}
 		if (c->state == TCP_ST_TIME_WAIT && (p.flags & TCP_FIN))
 			tcp_timer_set(c, TT_CLOSE, 2ull * c->st->cfg.msl_us);
+		note_duplicate(c, &p);
 		send_oow_ack(c, &p);
 		return;
 	}
@@ -381,8 +412,10 @@ static void conn_input(struct tcp_conn *c, const struct tcp_parsed *p0)
 		p.flags &= (uint8_t)~TCP_FIN;
 	}
 	if (!p.len && !(p.flags & TCP_FIN)) {
-		if (seglen && p0->len)
+		if (seglen && p0->len) {
+			note_duplicate(c, p0);
 			ack_decision(c, true);	/* a duplicate: tell the peer where we are */
+		}
 		else
 			tcp_output(c);
 		return;
@@ -424,12 +457,16 @@ static void conn_input(struct tcp_conn *c, const struct tcp_parsed *p0)
 	ack_decision(c, ooo);
 }
 
-/* RFC 6191: a SYN may reopen a TIME_WAIT tuple if it is provably newer. */
+/* RFC 6191 (and Linux): a SYN may reopen a TIME_WAIT tuple when it is provably a new
+ * incarnation: a sequence number beyond the old one or a newer timestamp, and never a
+ * timestamp PAWS would reject. */
 static bool time_wait_accepts_syn(const struct tcp_conn *c, const struct tcp_parsed *p)
 {
-	if (c->ts_ok && p->has_ts)
-		return SEQ_GT(p->tsval, c->ts_recent);
-	return SEQ_GT(p->seq, c->rcv_nxt);
+	bool ts = c->ts_ok && p->has_ts;
+
+	if (ts && SEQ_LT(p->tsval, c->ts_recent))
+		return false;
+	return SEQ_GT(p->seq, c->rcv_nxt) || (ts && SEQ_GT(p->tsval, c->ts_recent));
 }
 
 int tcp_input(struct tcp_stack *st, uint32_t saddr, uint32_t daddr, const void *seg,

@@ -88,12 +88,10 @@ ssize_t tcp_recv(struct tcp_conn *c, void *buf, size_t len, int flags)
 	uint8_t *out = buf;
 	size_t done = 0;
 	bool peek = flags & TCP_RECV_PEEK;
-	uint32_t old_wnd;
 
 	st->now = st->ops.now_us(st->ctx);
 	if (c->state == TCP_ST_LISTEN)
 		return -ENOTCONN;
-	old_wnd = SEQ_GT(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
 	for (struct tcp_seg *s = c->rcvq.head; s && done < len;) {
 		uint32_t n = s->len;
 
@@ -116,7 +114,7 @@ ssize_t tcp_recv(struct tcp_conn *c, void *buf, size_t len, int flags)
 	}
 	if (done) {
 		if (!peek)
-			tcp_maybe_window_update(c, old_wnd);
+			tcp_maybe_window_update(c);
 		tcp_reap(st);
 		return (ssize_t)done;
 	}
@@ -200,6 +198,11 @@ int tcp_setopt(struct tcp_conn *c, enum tcp_opt opt, int val)
 	case TCP_OPT_LINGER:
 		c->linger_s = val < 0 ? -1 : val;
 		return 0;
+	case TCP_OPT_USER_TIMEOUT:
+		if (val < 0)
+			return -EINVAL;
+		c->user_timeout_ms = (uint32_t)val;
+		return 0;
 	}
 	return -ENOPROTOOPT;
 }
@@ -218,6 +221,7 @@ int tcp_getopt(const struct tcp_conn *c, enum tcp_opt opt, int *val)
 	case TCP_OPT_SNDBUF: *val = (int)c->sndbuf; return 0;
 	case TCP_OPT_RCVBUF: *val = (int)c->rcvbuf; return 0;
 	case TCP_OPT_LINGER: *val = c->linger_s; return 0;
+	case TCP_OPT_USER_TIMEOUT: *val = (int)c->user_timeout_ms; return 0;
 	}
 	return -ENOPROTOOPT;
 }

@@ -137,6 +137,7 @@ static void inherit(struct tcp_conn *c, const struct tcp_conn *l)
 	c->rcvbuf = l->rcvbuf;
 	c->mss_clamp = l->mss_clamp;
 	c->linger_s = l->linger_s;
+	c->user_timeout_ms = l->user_timeout_ms;
 	c->user = NULL;
 }
 

@@ -66,9 +66,18 @@ size_t tcp_write_options(struct tcp_conn *c, uint8_t *opt, uint8_t flags)
 	}
 	if (c->ts_ok)
 		p = put_ts(c, p, true);
-	if (c->sack_ok && c->oooq.head && !(flags & TCP_RST)) {
+	if (c->sack_ok && (c->oooq.head || c->dsack_pending) && !(flags & TCP_RST)) {
 		uint32_t blocks[4][2];
-		size_t n = tcp_sack_blocks(c, blocks, c->ts_ok ? 3 : 4);
+		size_t max = c->ts_ok ? 3 : 4, n = 0;
+
+		/* A D-SACK block (RFC 2883) goes first and is reported once. */
+		if (c->dsack_pending) {
+			blocks[0][0] = c->dsack[0];
+			blocks[0][1] = c->dsack[1];
+			c->dsack_pending = false;
+			n = 1;
+		}
+		n += tcp_sack_blocks(c, blocks + n, max - n);
 
 		if (n) {
 			*p++ = TCPOPT_NOP;

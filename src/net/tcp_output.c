@@ -5,65 +5,20 @@
 #include <string.h>
 #include <arpa/inet.h>
 
+#include "net/ip.h"
 #include "net/tcp_priv.h"
 
-/* One's-complement sum in native byte order, 8 bytes at a time (RFC 1071: the sum is
- * byte-order independent, so the folded result stored as-is is in network order). */
-static uint64_t csum_add(uint64_t sum, const uint8_t *p, size_t len)
-{
-	uint64_t v8;
-	uint32_t v4;
-	uint16_t v2;
-
-	for (; len >= 8; p += 8, len -= 8) {
-		memcpy(&v8, p, 8);
-		sum += v8;
-		sum += sum < v8;
-	}
-	if (len >= 4) {
-		memcpy(&v4, p, 4);
-		sum += v4;
-		sum += sum < v4;
-		p += 4;
-		len -= 4;
-	}
-	if (len >= 2) {
-		memcpy(&v2, p, 2);
-		sum += v2;
-		sum += sum < v2;
-		p += 2;
-		len -= 2;
-	}
-	if (len) {
-		uint8_t last[2] = { p[0], 0 };
-
-		memcpy(&v2, last, 2);
-		sum += v2;
-		sum += sum < v2;
-	}
-	return sum;
-}
-
+/* Pseudo-header plus segment, with the IP layer's RFC 1071 helpers. hlen is even (a
+ * TCP header is a multiple of 4 bytes), so data keeps its alignment in the sum. */
 uint16_t tcp_csum(uint32_t saddr, uint32_t daddr, const uint8_t *hdr, size_t hlen,
 		  const uint8_t *data, size_t dlen)
 {
-	uint8_t ph[12];
-	uint16_t tl = htons((uint16_t)(hlen + dlen));
-	uint64_t sum;
+	uint32_t sum = csum_pseudo(saddr, daddr, IPPROTO_NUM_TCP, (uint16_t)(hlen + dlen));
 
-	memcpy(ph, &saddr, 4);
-	memcpy(ph + 4, &daddr, 4);
-	ph[8] = 0;
-	ph[9] = 6;	/* IPPROTO_TCP */
-	memcpy(ph + 10, &tl, 2);
-	sum = csum_add(0, ph, sizeof(ph));
-	sum = csum_add(sum, hdr, hlen);	/* hlen is even here: data keeps its alignment */
-	sum = csum_add(sum, data, dlen);
-	sum = (sum & 0xffffffff) + (sum >> 32);
-	sum = (sum & 0xffffffff) + (sum >> 32);
-	sum = (sum & 0xffff) + (sum >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
+	sum = csum_partial(hdr, hlen, sum);
+	if (dlen)
+		sum = csum_partial(data, dlen, sum);
+	return csum_fold(sum);
 }
 
 /* Window we can offer now: never shrinks what we already advertised, and grows only by
@@ -160,6 +115,8 @@ bool tcp_retransmit_seg(struct tcp_conn *c, struct tcp_seg *s)
 	}
 	c->st->stats.retrans_segs++;
 	c->total_retrans++;
+	if (c->in_recovery)
+		c->undo_retrans++;
 	c->bytes_retrans += s->len;
 	if (SEQ_GT(seg_end(s), c->high_rxt))
 		c->high_rxt = seg_end(s);
@@ -298,7 +255,7 @@ static struct tcp_seg *next_lost(struct tcp_conn *c)
 void tcp_output(struct tcp_conn *c)
 {
 	struct tcp_seg *s;
-	bool sent = false;
+	bool sent = false, wnd_limited = false;
 
 	if (!can_send_state(c))
 		return;
@@ -333,6 +290,7 @@ void tcp_output(struct tcp_conn *c)
 				if (seg_split(c, s, usable))
 					break;
 			} else if (!(s->len == 0 && usable == 0 && (s->flags & TCP_FIN))) {
+				wnd_limited = true;
 				break;
 			}
 		}
@@ -369,20 +327,19 @@ void tcp_output(struct tcp_conn *c)
 	if (sent)
 		tcp_timer_clear(c, TT_CORK);
 	/* Data waits on a closed window with nothing in flight: probe it (persist). */
-	if (c->snd_next_seg && tcp_flight(c) == 0 && c->timer[TT_RTX] == TCP_NO_DEADLINE) {
+	if (wnd_limited && tcp_flight(c) == 0 && c->timer[TT_RTX] == TCP_NO_DEADLINE) {
 		c->persist = true;
 		tcp_timer_set(c, TT_RTX, tcp_current_rto(c));
 	}
 }
 
 /* After the application read data: tell the peer when the window opened enough. */
-void tcp_maybe_window_update(struct tcp_conn *c, uint32_t old_wnd)
+void tcp_maybe_window_update(struct tcp_conn *c)
 {
 	uint32_t adv = SEQ_GT(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
 	uint32_t free_sp = c->rcvbuf > c->rcvq.bytes ? c->rcvbuf - c->rcvq.bytes : 0;
 	uint32_t step = c->rcvbuf / 2 < 2u * c->mss ? c->rcvbuf / 2 : 2u * c->mss;
 
-	(void)old_wnd;
 	if (!can_send_state(c) && c->state != TCP_ST_FIN_WAIT_2)
 		return;
 	if (c->fin_rcvd)

@@ -133,6 +133,8 @@ struct tcp_conn {
 	struct tcp_segq oooq;		/* sorted, non-overlapping */
 	uint32_t sndbuf, rcvbuf;
 	uint32_t last_ooo_seq;		/* most recent out-of-order arrival, for SACK order */
+	uint32_t dsack[2];		/* RFC 2883: duplicate range to report once */
+	bool dsack_pending;
 
 	/* application-side flags */
 	bool fin_queued;		/* shutdown(WR)/close: FIN after the queued data */
@@ -140,6 +142,8 @@ struct tcp_conn {
 	int linger_s;			/* -1 off */
 	int so_error;
 	uint32_t keepidle_s, keepintvl_s, keepcnt;
+	uint32_t user_timeout_ms;	/* TCP_USER_TIMEOUT */
+	uint64_t rtx_start_us;		/* first RTO of the current episode, 0 = none */
 
 	/* RTT / RTO (RFC 6298) */
 	uint32_t srtt_us, rttvar_us, rto_us;
@@ -154,13 +158,25 @@ struct tcp_conn {
 	uint32_t dupacks;
 	bool in_recovery;
 	bool persist;			/* TT_RTX is the zero-window persist timer */
+	bool tlp_armed;			/* TT_RTX is the tail loss probe timer */
+	bool tlp_out;			/* a probe is unacknowledged (one at a time) */
+	uint32_t tlp_high;		/* snd_max when the probe went out */
+	uint32_t tlp_rexmit_seq;	/* segment a probe sent again (its D-SACK is no undo) */
+	bool tlp_rexmit;
 	bool after_rto;			/* RFC 6582: no fast recovery until snd_una passes recover */
 	bool fin_sent_once;
 	bool push_now;			/* cork deadline passed: send the partial segment */
 	uint32_t recover;		/* snd_max when recovery started (RFC 6582) */
 	uint32_t sacked_bytes, lost_bytes, retx_bytes;	/* RFC 6675 scoreboard totals */
 	uint32_t high_rxt;
+	uint64_t rack_xmit_us;		/* latest send time among segments known delivered */
 	uint32_t prior_cwnd;
+	uint32_t undo_cwnd, undo_ssthresh;	/* state before the reduction, for undo */
+	uint32_t rexmit_tsval;		/* TSval of the fast retransmission */
+	bool undo_possible;		/* Eifel check still open for this episode */
+	uint32_t undo_retrans;		/* retransmissions not yet proven needless by D-SACK */
+	uint32_t undo_lo, undo_hi;	/* sequence range of the recovery episode */
+	uint8_t reordering;		/* DupThresh of this connection (3) */
 	const struct cc_ops *cc;
 	union cc_state ccs;
 
@@ -197,6 +213,8 @@ struct tcp_stack {
 	struct tcp_conn *dead;		/* closed and unreferenced: freed by tcp_reap() */
 	struct tcp_stack_stats stats;
 	long live_conns, live_bufs;
+	struct tcp_seg *seg_cache;	/* recycled buffers of seg_class bytes */
+	uint32_t seg_class, seg_cached;
 	uint16_t next_ephemeral;
 	uint64_t challenge_window_us;
 	uint32_t challenge_count;
@@ -248,7 +266,7 @@ uint32_t tcp_rcv_window(struct tcp_conn *c);
 bool tcp_retransmit_seg(struct tcp_conn *c, struct tcp_seg *s);
 uint16_t tcp_csum(uint32_t saddr, uint32_t daddr, const uint8_t *hdr, size_t hlen,
 		  const uint8_t *data, size_t dlen);
-void tcp_maybe_window_update(struct tcp_conn *c, uint32_t old_wnd);
+void tcp_maybe_window_update(struct tcp_conn *c);
 
 /* tcp_options.c */
 size_t tcp_write_options(struct tcp_conn *c, uint8_t *opt, uint8_t flags);
@@ -257,7 +275,7 @@ void tcp_negotiate_syn_options(struct tcp_conn *c, const struct tcp_parsed *p);
 uint32_t tcp_ts_now(const struct tcp_conn *c);
 
 /* tcp_sack.c */
-void tcp_sack_update(struct tcp_conn *c, const struct tcp_parsed *p);
+uint32_t tcp_sack_update(struct tcp_conn *c, const struct tcp_parsed *p);
 void tcp_sack_mark_lost(struct tcp_conn *c);
 uint32_t tcp_pipe(const struct tcp_conn *c);
 void tcp_sack_clear(struct tcp_conn *c);
@@ -267,6 +285,9 @@ size_t tcp_sack_blocks(const struct tcp_conn *c, uint32_t blocks[][2], size_t ma
 /* tcp_recovery.c */
 void tcp_ack_newdata(struct tcp_conn *c, uint32_t acked, uint32_t prior_una, uint64_t rtt_us);
 void tcp_dupack(struct tcp_conn *c);
+void tcp_detect_loss(struct tcp_conn *c);
+bool tcp_undo_spurious(struct tcp_conn *c, const struct tcp_parsed *p);
+void tcp_dsack_undo(struct tcp_conn *c, const struct tcp_parsed *p);
 void tcp_enter_recovery(struct tcp_conn *c);
 void tcp_rto_recovery(struct tcp_conn *c);
 void tcp_rtt_sample(struct tcp_conn *c, uint32_t rtt_us);
@@ -288,6 +309,7 @@ uint64_t tcp_siphash(const uint8_t key[16], const void *data, size_t len);
 /* tcp_buf.c */
 struct tcp_seg *tcp_seg_alloc(struct tcp_stack *st, uint32_t cap);
 void tcp_seg_free(struct tcp_stack *st, struct tcp_seg *s);
+void tcp_seg_cache_drain(struct tcp_stack *st);
 void tcp_segq_push(struct tcp_segq *q, struct tcp_seg *s);
 struct tcp_seg *tcp_segq_pop(struct tcp_segq *q);
 void tcp_segq_purge(struct tcp_stack *st, struct tcp_segq *q);

@@ -1,10 +1,9 @@
 /* tcp_sack.c — selective acknowledgement (RFC 2018) and the RFC 6675 scoreboard.
  * Receiver side: SACK blocks describing the out-of-order queue, most recent first.
  * Sender side: marking SACKed segments, deciding which are lost (IsLost with
- * DupThresh = 3) and the pipe estimate that paces recovery. */
+ * DupThresh = 3), the pipe estimate that paces recovery, lost retransmissions and
+ * reneging detection. */
 #include "net/tcp_priv.h"
-
-#define DUP_THRESH 3
 
 size_t tcp_sack_blocks(const struct tcp_conn *c, uint32_t blocks[][2], size_t max)
 {
@@ -43,8 +42,11 @@ size_t tcp_sack_blocks(const struct tcp_conn *c, uint32_t blocks[][2], size_t ma
 	return n;
 }
 
-void tcp_sack_update(struct tcp_conn *c, const struct tcp_parsed *p)
+/* Marks what the blocks cover; returns the bytes SACKed for the first time. */
+uint32_t tcp_sack_update(struct tcp_conn *c, const struct tcp_parsed *p)
 {
+	uint32_t newly = 0;
+
 	for (unsigned b = 0; b < p->nsack; b++) {
 		uint32_t l = p->sack[b][0], r = p->sack[b][1];
 
@@ -58,9 +60,35 @@ void tcp_sack_update(struct tcp_conn *c, const struct tcp_parsed *p)
 				continue;
 			s->sacked = 1;
 			c->sacked_bytes += seg_seqlen(s);
+			newly += seg_seqlen(s);
+			if (s->xmit_us > c->rack_xmit_us)
+				c->rack_xmit_us = s->xmit_us;
 			if (s->lost)
 				c->lost_bytes -= seg_seqlen(s);
 		}
+	}
+	return newly;
+}
+
+/* A retransmission is itself lost when a segment sent later (by more than a quarter
+ * RTT, the reordering allowance) has been SACKed: send it again now instead of waiting
+ * for the RTO (the time-ordered idea of RACK, RFC 8985, applied to retransmissions). */
+static void mark_lost_retransmissions(struct tcp_conn *c)
+{
+	uint64_t reo = c->srtt_us / 4 > 50 ? c->srtt_us / 4 : 50;
+
+	if (!c->in_recovery || !c->rack_xmit_us)
+		return;
+	for (struct tcp_seg *s = c->sndq.head; s && s != c->snd_next_seg; s = s->next) {
+		if (!s->retx || s->sacked || s->xmit_us + reo >= c->rack_xmit_us)
+			continue;
+		s->retx = 0;
+		c->retx_bytes -= seg_seqlen(s);
+		if (!s->lost) {
+			s->lost = 1;
+			c->lost_bytes += seg_seqlen(s);
+		}
+		c->st->stats.lost_retrans++;
 	}
 }
 
@@ -70,6 +98,7 @@ void tcp_sack_mark_lost(struct tcp_conn *c)
 {
 	uint32_t segs_above = 0, bytes_above = c->sacked_bytes;
 
+	mark_lost_retransmissions(c);
 	for (struct tcp_seg *s = c->sndq.head; s; s = s->next)
 		if (s->sacked)
 			segs_above++;
@@ -81,8 +110,8 @@ void tcp_sack_mark_lost(struct tcp_conn *c)
 		}
 		if (!segs_above)
 			break;
-		if (!s->lost && (segs_above >= DUP_THRESH ||
-				 bytes_above > (DUP_THRESH - 1) * (uint32_t)c->mss)) {
+		if (!s->lost && (segs_above >= c->reordering ||
+				 bytes_above > (c->reordering - 1u) * c->mss)) {
 			s->lost = 1;
 			c->lost_bytes += seg_seqlen(s);
 		}

@@ -1,6 +1,6 @@
 /* tcp_stack.c — one TCP stack instance: configuration defaults, the connection table
- * keyed by 4-tuple, listener lookup, the live-object accounting the tests check, and
- * deferred freeing of connections that reached CLOSED with no owner. */
+ * keyed by 4-tuple (grown as it fills), the listener list, the live-object accounting
+ * the tests check, and deferred freeing of connections that reached CLOSED unowned. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +13,6 @@ void tcp_config_default(struct tcp_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->mtu = 1500;
 	cfg->window_scaling = true;
-	cfg->wscale = -1;
 	cfg->timestamps = true;
 	cfg->sack = true;
 	cfg->cc_algo = TCP_CC_NEWRENO;
@@ -113,6 +112,8 @@ struct tcp_stack *tcp_stack_create(const struct tcp_config *cfg,
 		return NULL;
 	}
 	st->next_ephemeral = st->cfg.ephemeral_lo;
+	/* one buffer class covers an MSS of payload and small receive chunks */
+	st->seg_class = (st->cfg.mss > 2048 ? st->cfg.mss + 63 : 2048) & ~63u;
 	st->now = st->ops.now_us(st->ctx);
 	return st;
 }
@@ -139,6 +140,7 @@ void tcp_stack_destroy(struct tcp_stack *st)
 		n = c->all_next;
 		conn_free(c);
 	}
+	tcp_seg_cache_drain(st);
 	free(st->hash);
 	free(st->theap);
 	free(st);
@@ -287,6 +289,7 @@ struct tcp_conn *tcp_conn_alloc(struct tcp_stack *st)
 	c->keepintvl_s = st->cfg.keepintvl_s;
 	c->keepcnt = st->cfg.keepcnt;
 	c->rto_us = st->cfg.rto_init_us;
+	c->reordering = 3;
 	c->nodelay = st->cfg.nodelay;
 	c->quickack = st->cfg.quickack;
 	c->cc = st->cfg.cc_algo == TCP_CC_CUBIC ? &cc_cubic :

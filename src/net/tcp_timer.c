@@ -1,8 +1,8 @@
-/* tcp_timer.c — per-connection timers as absolute deadlines on the stack's clock:
- * retransmission (SYN, SYN-ACK, data with exponential backoff) doubling as the
- * zero-window persist timer, delayed ACK, keepalive, TIME_WAIT / FIN_WAIT_2 expiry and
- * the cork deadline. tcp_tick() runs what expired; tcp_next_deadline() tells the
- * owner how long it may sleep. */
+/* tcp_timer.c — per-connection timers as absolute deadlines on the stack's clock, kept
+ * in a min-heap: retransmission (SYN, SYN-ACK, data with exponential backoff and
+ * TCP_USER_TIMEOUT) doubling as the tail loss probe and zero-window persist timer,
+ * delayed ACK, keepalive, TIME_WAIT / FIN_WAIT_2 expiry and the cork deadline.
+ * tcp_tick() runs what expired; tcp_next_deadline() tells the owner how long to sleep. */
 #include <errno.h>
 #include <stdlib.h>
 
@@ -128,13 +128,65 @@ uint32_t tcp_current_rto(const struct tcp_conn *c)
 	return rto > c->st->cfg.rto_max_us ? c->st->cfg.rto_max_us : (uint32_t)rto;
 }
 
+/* Tail loss probe (RFC 8985 section 7): with SACK, a probe sent about two RTTs after
+ * the last transmission turns the loss of a flight's tail into SACK-driven recovery
+ * instead of a retransmission timeout. With one segment in flight the probe must also
+ * wait out the peer's delayed ACK (200 ms worst case), so the RTO usually comes first. */
+#define TLP_WCDELACK_US 200000
+#define TLP_MIN_US 10000
+
+static uint64_t tlp_timeout(const struct tcp_conn *c)
+{
+	uint64_t pto;
+
+	if (!c->sack_ok || !c->rtt_valid || c->in_recovery || c->after_rto || c->tlp_out ||
+	    c->backoff || (c->state != TCP_ST_ESTABLISHED && c->state != TCP_ST_CLOSE_WAIT))
+		return TCP_NO_DEADLINE;
+	pto = 2ull * c->srtt_us;
+	if (tcp_flight(c) <= c->mss && pto < c->srtt_us * 3ull / 2 + TLP_WCDELACK_US)
+		pto = c->srtt_us * 3ull / 2 + TLP_WCDELACK_US;
+	return pto < TLP_MIN_US ? TLP_MIN_US : pto;
+}
+
 void tcp_rearm_rtx(struct tcp_conn *c)
 {
 	c->persist = false;
-	if (c->snd_una != c->snd_max || (c->sndq.head && c->sndq.head->flags & TCP_SYN))
-		tcp_timer_set(c, TT_RTX, tcp_current_rto(c));
-	else
+	c->tlp_armed = false;
+	if (c->snd_una != c->snd_max || (c->sndq.head && c->sndq.head->flags & TCP_SYN)) {
+		uint64_t rto = tcp_current_rto(c), pto = tlp_timeout(c);
+
+		c->tlp_armed = pto < rto;
+		tcp_timer_set(c, TT_RTX, c->tlp_armed ? pto : rto);
+	} else {
 		tcp_timer_clear(c, TT_RTX);
+	}
+}
+
+/* Sends the probe: one new segment if the window takes it, else the last one sent. */
+static void tlp_send(struct tcp_conn *c)
+{
+	uint32_t before = c->snd_max;
+	struct tcp_seg *last = NULL;
+
+	c->st->stats.tail_loss_probes++;
+	tcp_log(SHIM_LOG_DEBUG, c, "loss probe: una %u nxt %u wnd %u cwnd %u", c->snd_una,
+		c->snd_nxt, c->snd_wnd, c->cwnd);
+	c->tlp_out = true;
+	c->cwnd += c->mss;
+	c->push_now = true;
+	tcp_output(c);
+	c->push_now = false;
+	c->cwnd -= c->mss;
+	if (c->snd_max == before) {
+		for (struct tcp_seg *s = c->sndq.head; s && s != c->snd_next_seg; s = s->next)
+			last = s;
+		if (last && tcp_retransmit_seg(c, last)) {
+			c->tlp_rexmit = true;
+			c->tlp_rexmit_seq = last->seq;
+		}
+	}
+	c->tlp_high = c->snd_max;
+	tcp_timer_set(c, TT_RTX, tcp_current_rto(c));
 }
 
 void tcp_keepalive_reset(struct tcp_conn *c)
@@ -168,7 +220,14 @@ static void rtx_handshake(struct tcp_conn *c, uint32_t limit)
 static void rtx_expired(struct tcp_conn *c)
 {
 	struct tcp_seg *head;
+	uint64_t rto;
 
+	if (c->tlp_armed) {
+		c->tlp_armed = false;
+		if (c->snd_una != c->snd_max)
+			tlp_send(c);
+		return;
+	}
 	if (c->persist) {
 		c->st->stats.zero_window_probes++;
 		tcp_send_probe(c);
@@ -187,11 +246,17 @@ static void rtx_expired(struct tcp_conn *c)
 	head = c->sndq.head;
 	if (!head || c->snd_una == c->snd_max)
 		return;
-	if (c->retries >= c->st->cfg.retries2) {
+	if (!c->retries)
+		c->rtx_start_us = head->xmit_us;	/* when the oldest data went out */
+	/* TCP_USER_TIMEOUT, when set, replaces the retry count (as in Linux). */
+	if (c->user_timeout_ms ? c->st->now - c->rtx_start_us >= c->user_timeout_ms * 1000ull :
+	    c->retries >= c->st->cfg.retries2) {
 		tcp_log(SHIM_LOG_DEBUG, c, "gave up after %u retransmissions", c->retries);
 		tcp_conn_done(c, ETIMEDOUT);
 		return;
 	}
+	tcp_log(SHIM_LOG_DEBUG, c, "RTO: una %u nxt %u max %u wnd %u cwnd %u flight %u backoff %u",
+		c->snd_una, c->snd_nxt, c->snd_max, c->snd_wnd, c->cwnd, tcp_flight(c), c->backoff);
 	tcp_rto_recovery(c);
 	c->retries++;
 	backoff_up(c);
@@ -202,7 +267,15 @@ static void rtx_expired(struct tcp_conn *c)
 		c->snd_nxt = seg_end(head);
 		c->snd_next_seg = head->next;
 	}
-	tcp_timer_set(c, TT_RTX, tcp_current_rto(c));
+	rto = tcp_current_rto(c);
+	if (c->user_timeout_ms) {
+		/* Fire exactly when the user timeout runs out, not a whole backoff later. */
+		uint64_t end = c->rtx_start_us + c->user_timeout_ms * 1000ull;
+
+		if (end > c->st->now && end - c->st->now < rto)
+			rto = end - c->st->now;
+	}
+	tcp_timer_set(c, TT_RTX, rto);
 	tcp_output(c);
 }
 
@@ -274,6 +347,11 @@ void tcp_tick(struct tcp_stack *st)
 	while (st->theap_len && st->theap[0]->tnext <= st->now && budget--)
 		conn_timers(st->theap[0]);
 	tcp_reap(st);
+}
+
+uint64_t tcp_conn_deadline(const struct tcp_conn *c)
+{
+	return c->tnext;
 }
 
 uint64_t tcp_next_deadline(const struct tcp_stack *st)

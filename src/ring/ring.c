@@ -17,6 +17,7 @@
 #include "core/params.h"
 #include "ring/ring.h"
 #include "ring/ring_flow.h"
+#include "ring/ring_stats.h"
 
 /* Interfaces whose last attempt found no backend: retried after a while (another
  * process may have released the interface), logged once per interface. */
@@ -178,6 +179,7 @@ static int ring_open_with(int ifindex, const struct ring_config *cfg,
 	rc = ops->open(r);
 	if (rc < 0)
 		goto out_flows;
+	ring_stats_attach(r);
 	*out = r;
 	return 0;
 out_flows:
@@ -212,6 +214,7 @@ void ring_close(struct ring *r)
 		return;
 	/* Steering first, so the kernel gets the flows back before the sockets go. */
 	ring_flow_table_clear(r, r->flows);
+	ring_stats_detach(r);
 	r->ops->close(r);
 	ring_flow_table_free(r->flows);
 	pthread_spin_destroy(&r->rx_lock);
@@ -367,6 +370,7 @@ out_dead:
 	}
 out_none:
 	__atomic_fetch_add(&not_offloaded, 1, __ATOMIC_RELAXED);
+	ring_stats_no_backend();
 	pthread_mutex_unlock(&reg_lock);
 	return rc < 0 ? rc : -ENODEV;
 }
@@ -414,6 +418,7 @@ void ring_registry_atfork_child(void)
 	/* Only this thread exists now; the registry lock may have been held by a
 	 * thread that is gone, so start over with fresh state. */
 	pthread_mutex_init(&reg_lock, NULL);
+	ring_stats_atfork_child();
 	rings = NULL;
 	while (list) {
 		struct ring *next = list->next;

@@ -223,8 +223,9 @@ void ring_set_config(const struct ring_config *c);
  * has no usable backend (the socket stays with the kernel; logged once per
  * interface and counted in ring_not_offloaded()). */
 int ring_get(int ifindex, enum ring_dir dir, int fd, struct ring **out);
-/* Drop a reference; the last one closes the ring. Every packet of the ring must be
- * freed before its last reference goes (sockets empty their queues first). */
+/* Drop a reference; the last one closes the ring. Sockets should empty their queues
+ * first; packets still held then stay valid and their buffers are released when the
+ * last of them is freed (pkt->ring must not be used after the close). */
 void ring_put(struct ring *r);
 /* Open a ring directly, outside the registry (tests, tools). */
 int ring_open(int ifindex, const struct ring_config *cfg, struct ring **out);

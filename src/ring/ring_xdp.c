@@ -2,11 +2,13 @@
  * a TX buffer pool; one XSK per queue the ring covers (sharing the UMEM, each with its
  * own fill and completion ring); TX goes out through the first queue's XSK. Sockets
  * are created with libxdp's program loading inhibited and put in the XSKMAP of our
- * own program (ring_xdp_port.c), which needs no bpffs (works inside ip netns exec). */
+ * own program (ring_xdp_port.c), which needs no bpffs (works inside ip netns exec).
+ * Our own descriptors use the kernel's calls (sys_*), never the library's wrappers. */
 #include <errno.h>
 #include <linux/if_xdp.h>
 #include <linux/sockios.h>
 #include <net/if.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -18,6 +20,7 @@
 #include <xdp/xsk.h>
 
 #include "core/log.h"
+#include "intercept/sys.h"
 #include "ring/ring.h"
 #include "ring/ring_xdp.h"
 #include "ring/steer.h"
@@ -50,6 +53,9 @@ struct xring {
 	uint32_t tx_pending;	/* submitted to the TX ring, not kicked */
 	uint32_t tx_outstanding;	/* submitted, completion not reaped */
 	unsigned rr;		/* next queue to poll */
+	uint32_t zheld_rx, zheld_tx;	/* held by the application at close */
+	atomic_bool zfreed;
+	struct xring *znext;		/* closed rings kept for their pools */
 	unsigned nq;
 	struct xq q[];
 };
@@ -125,13 +131,66 @@ static void xq_unpublish(struct ring *r, struct xring *x, struct xq *q)
 }
 
 static unsigned xdp_refill(struct ring *r);
+static unsigned xdp_tx_reap(struct ring *r);
+
+/* Free the buffers' memory once every buffer the application held at close time is
+ * back: a returner pushes, counts (release), then calls this; the last one frees.
+ * The xring itself stays allocated: a slower returner may still read its pool. */
+static void zombie_check(struct pkt_pool *p)
+{
+	struct xring *x = p->owner;
+
+	if (atomic_load(&x->rxp.nreturned) < x->zheld_rx ||
+	    atomic_load(&x->txp.nreturned) < x->zheld_tx ||
+	    atomic_exchange(&x->zfreed, true))
+		return;
+	free(x->rxp.descs);
+	free(x->txp.descs);
+	munmap(x->area, x->area_len);
+}
+
+/* Closed rings whose pools are still referenced: a few hundred bytes each, kept
+ * reachable for good (a late pkt_free() may read its pool at any time). */
+static struct xring *zombies;
+static pthread_mutex_t zombie_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Buffers the application still holds (a socket queue not yet flushed): keep their
+ * descriptors and memory until the last comes back through pkt_free(). */
+static bool zombie_keep(struct ring *r, struct xring *x)
+{
+	uint32_t posted = 0;
+
+	if (r->forked || !x->area)
+		return false;
+	pkt_pool_drain(&x->rxp);
+	pkt_pool_drain(&x->txp);
+	for (unsigned i = 0; i < x->nq; i++)
+		posted += x->q[i].posted;
+	x->zheld_rx = x->rxp.nbufs - x->rxp.nfree - posted;
+	x->zheld_tx = x->txp.nbufs - x->txp.nfree - x->tx_outstanding;
+	if (!x->zheld_rx && !x->zheld_tx)
+		return false;
+	log_dbg("xdp: %s ring %d closed with %u+%u buffers still held; freed when they return",
+		r->ifname, r->index, x->zheld_rx, x->zheld_tx);
+	pthread_mutex_lock(&zombie_lock);
+	x->znext = zombies;
+	zombies = x;
+	pthread_mutex_unlock(&zombie_lock);
+	__atomic_store_n(&x->rxp.on_return, zombie_check, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&x->txp.on_return, zombie_check, __ATOMIC_SEQ_CST);
+	zombie_check(&x->rxp);	/* all may have come back meanwhile */
+	return true;
+}
 
 static void xdp_close(struct ring *r)
 {
 	struct xring *x = xr_of(r);
+	bool kept;
 
 	if (!x)
 		return;
+	if (x->nq && x->q[0].xsk)
+		xdp_tx_reap(r);
 	for (unsigned i = 0; i < x->nq; i++) {
 		if (!x->q[i].xsk)
 			continue;
@@ -143,15 +202,18 @@ static void xdp_close(struct ring *r)
 		xsk_umem__delete(x->umem);
 	if (x->port)
 		xdp_port_put(x->port, r->forked);
+	if (r->wake_fd >= 0)
+		sys_close(r->wake_fd);
+	r->wake_fd = -1;
+	r->priv = NULL;
+	kept = zombie_keep(r, x);
+	if (kept)
+		return;
 	pkt_pool_fini(&x->rxp);
 	pkt_pool_fini(&x->txp);
 	if (x->area && !r->forked)	/* MADV_DONTFORK: a child never had it */
 		munmap(x->area, x->area_len);
-	if (r->wake_fd >= 0)
-		close(r->wake_fd);
-	r->wake_fd = -1;
 	free(x);
-	r->priv = NULL;
 }
 
 static int xdp_open(struct ring *r)
@@ -229,7 +291,7 @@ static int xdp_open(struct ring *r)
 			   (uint64_t)rx_bufs * x->frame_size, tx_bufs, x->frame_size, PKT_F_TX);
 	if (rc < 0)
 		goto out;
-	x->rxp.owner = x->txp.owner = r;
+	x->rxp.owner = x->txp.owner = x;
 	RING_STAT_SET(r, rx_buf_total, rx_bufs);
 	RING_STAT_SET(r, tx_buf_total, tx_bufs);
 	RING_STAT_SET(r, buf_size, x->frame_size);
@@ -250,7 +312,7 @@ static int xdp_open(struct ring *r)
 		x->umem = NULL;
 		goto out;
 	}
-	r->wake_fd = epoll_create1(EPOLL_CLOEXEC);
+	r->wake_fd = sys_epoll_create1(EPOLL_CLOEXEC);
 	if (r->wake_fd < 0) {
 		rc = -errno;
 		goto out;
@@ -261,7 +323,7 @@ static int xdp_open(struct ring *r)
 		rc = xq_create(r, x, &x->q[i], i == 0);
 		if (rc < 0)
 			goto out;
-		if (epoll_ctl(r->wake_fd, EPOLL_CTL_ADD, x->q[i].fd, &ev) < 0) {
+		if (sys_epoll_ctl(r->wake_fd, EPOLL_CTL_ADD, x->q[i].fd, &ev) < 0) {
 			rc = -errno;
 			goto out;
 		}
@@ -329,7 +391,7 @@ static void kick_fill(struct ring *r, struct xq *q)
 {
 	if (!xsk_ring_prod__needs_wakeup(&q->fill))
 		return;
-	recvfrom(q->fd, NULL, 0, MSG_DONTWAIT, NULL, NULL);
+	sys_recvfrom(q->fd, NULL, 0, MSG_DONTWAIT, NULL, NULL);
 	RING_STAT_ADD(r, wakeups_requested, 1);
 }
 
@@ -458,7 +520,7 @@ static void xdp_tx_flush(struct ring *r)
 		return;
 	for (int i = 0; i < XDP_KICK_TRIES; i++) {
 		RING_STAT_ADD(r, wakeups_requested, 1);
-		if (sendto(q->fd, NULL, 0, MSG_DONTWAIT, NULL, 0) >= 0)
+		if (sys_sendto(q->fd, NULL, 0, MSG_DONTWAIT, NULL, 0) >= 0)
 			break;
 		/* EAGAIN: the kernel sent its budget and more is queued; EBUSY/ENOBUFS:
 		 * the device is busy, the next flush or reap retries. */
@@ -543,7 +605,7 @@ static void xdp_stats_sync(struct ring *r)
 		struct xdp_statistics st;
 		socklen_t len = sizeof(st);
 
-		if (getsockopt(x->q[i].fd, SOL_XDP, XDP_STATISTICS, &st, &len) < 0)
+		if (sys_getsockopt(x->q[i].fd, SOL_XDP, XDP_STATISTICS, &st, &len) < 0)
 			continue;
 		drop += st.rx_dropped;
 		rinv += st.rx_invalid_descs;
@@ -562,6 +624,12 @@ static void xdp_stats_sync(struct ring *r)
 	uint64_t rx_free = pkt_pool_available(&x->rxp) + __atomic_load_n(&s->fill_level,
 									 __ATOMIC_RELAXED);
 	uint64_t tx_free = pkt_pool_available(&x->txp);
+
+	/* Read while the data path moves buffers: not one snapshot, so keep it sane. */
+	if (rx_free > x->rxp.nbufs)
+		rx_free = x->rxp.nbufs;
+	if (tx_free > x->txp.nbufs)
+		tx_free = x->txp.nbufs;
 
 	__atomic_store_n(&s->rx_buf_free, rx_free, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->tx_buf_free, tx_free, __ATOMIC_RELAXED);

@@ -23,6 +23,7 @@
 #include <bpf/libbpf.h>
 
 #include "core/log.h"
+#include "intercept/sys.h"
 #include "ring/ring_xdp.h"
 #include "ring/steer.h"
 #include "ring/steer.skel.h"
@@ -41,7 +42,9 @@ static pthread_mutex_t port_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct xdp_port *ports;
 
 /* --- interface facts ------------------------------------------------------ */
-int xdp_if_ioctl(int ifindex, unsigned long req, struct ifreq *ifr)
+/* Interface ioctls on a throwaway AF_INET socket. The kernel's functions (sys_*),
+ * not our wrappers: this socket is ours, not the application's. */
+static int if_ioctl_data(int ifindex, unsigned long req, struct ifreq *ifr, void *data)
 {
 	int s, rc = 0;
 
@@ -50,34 +53,28 @@ int xdp_if_ioctl(int ifindex, unsigned long req, struct ifreq *ifr)
 		return -ENODEV;
 	if (req == 0)
 		return 0;
-	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ifr->ifr_data = data;
+	s = sys_socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (s < 0)
 		return -errno;
-	if (ioctl(s, req, ifr) < 0)
+	if (sys_ioctl(s, req, ifr) < 0)
 		rc = -errno;
-	close(s);
+	sys_close(s);
 	return rc;
 }
 
-/* RX queues of the interface (ethtool channels), at least 1. */
+int xdp_if_ioctl(int ifindex, unsigned long req, struct ifreq *ifr)
+{
+	return if_ioctl_data(ifindex, req, ifr, NULL);
+}
+
 int xdp_if_rx_queues(int ifindex)
 {
 	struct ethtool_channels ch = { .cmd = ETHTOOL_GCHANNELS };
 	struct ifreq ifr;
 	int n;
 
-	if (xdp_if_ioctl(ifindex, 0, &ifr) < 0)
-		return 1;
-	ifr.ifr_data = (void *)&ch;
-	{
-		int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-		if (s < 0)
-			return 1;
-		n = ioctl(s, SIOCETHTOOL, &ifr);
-		close(s);
-	}
-	if (n < 0)
+	if (if_ioctl_data(ifindex, SIOCETHTOOL, &ifr, &ch) < 0)
 		return 1;
 	n = (int)(ch.rx_count > ch.combined_count ? ch.rx_count : ch.combined_count);
 	if (n < 1)
@@ -196,7 +193,7 @@ static void port_put_locked(struct xdp_port *p)
 			*pp = p->next;
 			break;
 		}
-	close(p->link_fd);
+	sys_close(p->link_fd);
 	ring_steer_bpf__destroy(p->skel);
 	free(p);
 }

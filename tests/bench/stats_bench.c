@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/internal_thread.h"
 #include "core/stats.h"
 #include "core/stats_reader.h"
 #include "core/stats_segment.h"
@@ -93,6 +94,9 @@ int main(int argc, char **argv)
 	double plain[ROUNDS], stat[ROUNDS], mt[ROUNDS], busy[ROUNDS];
 	struct stats_reader r;
 
+	/* our own segment, not one the library's start-up may have made */
+	internal_thread_stop();
+	stats_segment_reset();
 	if (!mkdtemp(dir) || stats_segment_create(dir, 1024) < 0) {
 		perror("segment");
 		return 1;

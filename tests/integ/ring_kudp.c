@@ -97,12 +97,16 @@ static int lat(const char *ip, int port, double secs, int size, int spin)
 	}
 	if (!n) {
 		printf("lat: no replies\n");
+		free(rtt);
+		close(s);
 		return 1;
 	}
 	qsort(rtt, n, sizeof(*rtt), cmp_u64);
 	printf("lat kernel%s: n=%zu lost=%ld half-rtt_us p50=%.2f p99=%.2f p99.9=%.2f max=%.2f\n",
 	       spin ? "-spin" : "", n, lost, rtt[n / 2] / 2e3, rtt[n * 99 / 100] / 2e3,
 	       rtt[n * 999 / 1000] / 2e3, rtt[n - 1] / 2e3);
+	free(rtt);
+	close(s);
 	return 0;
 }
 

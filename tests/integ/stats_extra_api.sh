@@ -59,7 +59,11 @@ echo "ok   custom stats visible in shim_stats"
 "$TOOL" -l debug >/dev/null || fail "-l under libshim"
 grep -q "log level set to DEBUG by shim_stats" "$tmp/app.err" || fail "-l not applied: $(cat "$tmp/app.err")"
 "$TOOL" -l info -z >/dev/null || fail "-z under libshim"
-"$TOOL" -c 1 -v 2 | grep -q "myapp.orders 0, myapp.book_depth 0" || fail "-z did not zero the custom stats"
+"$TOOL" --format json | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert d["kinds"]["custom"][0]["stats"] == {"myapp.orders": 0, "myapp.book_depth": 0}
+' || fail "-z did not zero the custom stats"
 echo "ok   -l and -z applied by the process under libshim"
 kill -TERM "$app"; wait "$app"; app=
 ls "$SHIM_STATS_SHMEM_DIR"/shim.* >/dev/null 2>&1 && fail "segment left after exit"

@@ -217,6 +217,18 @@ out=$("$TOOL" -c 1 2>&1)
 grep -q "removed stale segment $seg" <<<"$out" || fail "stale segment not reported: $out"
 [ -e "$seg" ] && fail "stale segment not removed"
 ok "stale segment after kill -9: kept with -F, removed otherwise"
+start killed2 fill
+KPID=$PID
+seg=$SHIM_STATS_SHMEM_DIR/shim.$KPID
+half=$SHIM_STATS_SHMEM_DIR/.shim.$KPID.tmp
+{ kill -9 "$KPID"; wait "$KPID"; } 2>/dev/null
+touch "$half"
+start sweeper fill
+for _ in $(seq 60); do [ -e "$seg" ] || [ -e "$half" ] || break; sleep 0.05; done
+[ -e "$seg" ] && fail "a new process did not sweep the stale segment"
+[ -e "$half" ] && fail "a new process did not sweep the half-made segment"
+stop "$PID"
+ok "the next process of the same user sweeps stale segments by itself"
 
 start exec exec
 seg=$SHIM_STATS_SHMEM_DIR/shim.$PID

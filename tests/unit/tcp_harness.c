@@ -160,6 +160,27 @@ static bool rule_drops(struct th *th, const struct th_seg *s)
 	return false;
 }
 
+static uint32_t sum16(uint32_t sum, const uint8_t *p, size_t len);
+
+/* Checks a segment's checksum with a plain RFC 1071 sum, independent of the engine's
+ * own code, so a checksum both stacks got wrong the same way cannot go unnoticed. */
+static bool wire_csum_ok(int from, const uint8_t *seg, size_t len)
+{
+	uint32_t saddr = th_addr(from), daddr = th_addr(!from), sum;
+	uint16_t tl = htons((uint16_t)len);
+	uint8_t ph[12];
+
+	memcpy(ph, &saddr, 4);
+	memcpy(ph + 4, &daddr, 4);
+	ph[8] = 0;
+	ph[9] = 6;
+	memcpy(ph + 10, &tl, 2);
+	sum = sum16(sum16(0, ph, 12), seg, len);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return sum == 0xffff;
+}
+
 static void on_output(void *ctx, const struct tcp_out_pkt *pkt)
 {
 	struct th_side *side = ctx;
@@ -175,6 +196,12 @@ static void on_output(void *ctx, const struct tcp_out_pkt *pkt)
 	memcpy(buf, pkt->hdr, pkt->hdr_len);
 	if (pkt->payload_len)
 		memcpy(buf + pkt->hdr_len, pkt->payload, pkt->payload_len);
+	if (pkt->saddr != side->addr || pkt->daddr != th_addr(!side->id) ||
+	    !wire_csum_ok(side->id, buf, len)) {
+		fprintf(stderr, "side %c emitted a segment with bad addresses or checksum\n",
+			'A' + side->id);
+		abort();
+	}
 	if (th->nlog < TH_LOG_MAX)
 		ls = &th->log[th->nlog++];
 	log_seg(th, side->id, pkt->hdr, pkt->hdr_len, pkt->payload_len, ls);
@@ -223,6 +250,12 @@ void th_config(struct tcp_config *cfg)
 
 struct th *th_new(const struct tcp_config *cfg_a, const struct tcp_config *cfg_b)
 {
+	return th_new_keyed(cfg_a, cfg_b, NULL, NULL);
+}
+
+struct th *th_new_keyed(const struct tcp_config *cfg_a, const struct tcp_config *cfg_b,
+			const uint8_t *secret_a, const uint8_t *secret_b)
+{
 	struct th *th = calloc(1, sizeof(*th));
 	static const struct tcp_stack_ops ops = {
 		.output = on_output, .event = on_event, .now_us = clock_now,
@@ -246,6 +279,10 @@ struct th *th_new(const struct tcp_config *cfg_a, const struct tcp_config *cfg_b
 		uint8_t secret[16];
 
 		memset(secret, 0x11 * (i + 1), sizeof(secret));
+		if (i == TH_A && secret_a)
+			memcpy(secret, secret_a, sizeof(secret));
+		if (i == TH_B && secret_b)
+			memcpy(secret, secret_b, sizeof(secret));
 		th->side[i].th = th;
 		th->side[i].id = i;
 		th->side[i].addr = th_addr(i);

@@ -94,6 +94,9 @@ struct th {
 /* New harness; cfg_a / cfg_b may be NULL for test defaults (small MSL so TIME_WAIT
  * ends quickly in fake time, everything else as tcp_config_default()). */
 struct th *th_new(const struct tcp_config *cfg_a, const struct tcp_config *cfg_b);
+/* The same with chosen ISN secrets (NULL: the harness's fixed ones). */
+struct th *th_new_keyed(const struct tcp_config *cfg_a, const struct tcp_config *cfg_b,
+			const uint8_t *secret_a, const uint8_t *secret_b);
 /* Test defaults used when a cfg is NULL. */
 void th_config(struct tcp_config *cfg);
 /* Lets every timer run out (TIME_WAIT etc.), then destroys; returns the number of

@@ -116,6 +116,32 @@ START_TEST(limits)
 }
 END_TEST
 
+START_TEST(deferred_until_started)
+{
+	int status;
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int bad = 0;
+		/* whatever start-up registered is deferred too: nothing runs yet */
+		bad |= internal_thread_running();
+		bad |= internal_thread_add_deferred(count, NULL, 5) < 0;
+		msleep(40);
+		bad |= get_runs() != 0 || internal_thread_running();
+		bad |= internal_thread_start() != 0;
+		bad |= !internal_thread_running();
+		for (int i = 0; i < 100 && get_runs() == 0; i++)
+			msleep(5);
+		bad |= get_runs() == 0;
+		_exit(bad);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+}
+END_TEST
+
 static int sig_blocked = -1, cpu_ok = -1;
 static char name[32];
 
@@ -225,6 +251,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, periodic_and_remove);
 	tcase_add_test(tc, remove_from_task);
 	tcase_add_test(tc, kick);
+	tcase_add_test(tc, deferred_until_started);
 	tcase_add_test(tc, limits);
 	tcase_add_loop_test(tc, signals_name_affinity, 0, 2);
 	tcase_add_test(tc, bad_affinity_left_unpinned);

@@ -4,9 +4,11 @@
  * different configurations living side by side. */
 #include <check.h>
 #include <errno.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
 
+#include "core/params.h"
 #include "tcp_harness.h"
 #include "net/tcp_priv.h"
 
@@ -379,6 +381,8 @@ START_TEST(next_deadline_tracks_pending_timers)
 	ck_assert_uint_eq(tcp_next_deadline(th->side[TH_A].st), UINT64_MAX);
 	ck_assert_int_eq(tcp_send(cl, "x", 1, 0), 1);
 	ck_assert_uint_eq(tcp_next_deadline(th->side[TH_A].st), th->now + 200000);
+	ck_assert_uint_eq(tcp_conn_deadline(cl), th->now + 200000);
+	ck_assert_uint_eq(tcp_conn_deadline(ls), UINT64_MAX);
 	th_advance(th, 1000);
 	ck_assert_uint_eq(tcp_next_deadline(th->side[TH_B].st), th->now - 500 + 40000);
 	th_advance(th, 100000);
@@ -415,6 +419,69 @@ START_TEST(thousands_of_connections_grow_the_table_and_close_cleanly)
 }
 END_TEST
 
+
+START_TEST(parameters_map_onto_the_engine_configuration)
+{
+	struct tcp_config cfg;
+
+	params_defaults();
+	tcp_config_from_params(&cfg, &shim_params);
+	ck_assert_uint_eq(cfg.mtu, 1500);
+	ck_assert_uint_eq(cfg.mss, 0);
+	ck_assert(cfg.window_scaling);
+	ck_assert(cfg.wscale_fixed);
+	ck_assert_int_eq(cfg.wscale, 3);
+	ck_assert_int_eq(cfg.cc_algo, TCP_CC_NEWRENO);
+	shim_params.window_scaling = -1;
+	shim_params.tcp_cc_algo = SHIM_TCP_CC_CUBIC;
+	shim_params.mss = 1200;
+	shim_params.tcp_nodelay = true;
+	shim_params.tcp_max_syn_rate = 50;
+	tcp_config_from_params(&cfg, &shim_params);
+	ck_assert(!cfg.window_scaling);
+	ck_assert_int_eq(cfg.cc_algo, TCP_CC_CUBIC);
+	ck_assert_uint_eq(cfg.mss, 1200);
+	ck_assert(cfg.nodelay);
+	ck_assert_uint_eq(cfg.max_syn_rate, 50);
+	shim_params.window_scaling = -2;
+	tcp_config_from_params(&cfg, &shim_params);
+	ck_assert_int_le(cfg.wscale, 14);
+	params_defaults();
+	{
+		/* the configuration drives real connections */
+		struct th *th;
+
+		shim_params.window_scaling = 5;
+		tcp_config_from_params(&cfg, &shim_params);
+		cfg.msl_us = 1000000;	/* keep TIME_WAIT short in fake time */
+		th = th_setup(&cfg, &cfg, &cl, &sv, &ls);
+		ck_assert_ptr_nonnull(th);
+		ck_assert_uint_eq(th_find(th, TH_A, TCP_SYN, TCP_SYN, 0)->ws, 5);
+		params_defaults();
+		finish(th);
+	}
+}
+END_TEST
+
+
+/* Callers may zero the struct and set only what they care about: everything else,
+ * window scale included, takes a working default. */
+START_TEST(zeroed_configuration_gets_working_defaults)
+{
+	struct tcp_config cfg;
+	struct th *th;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.window_scaling = cfg.timestamps = cfg.sack = true;
+	th = th_setup(&cfg, &cfg, &cl, &sv, &ls);
+	ck_assert_ptr_nonnull(th);
+	ck_assert_uint_eq(th_find(th, TH_A, TCP_SYN, TCP_SYN, 0)->ws, 3);	/* 256 KiB */
+	ck_assert_uint_eq(th_find(th, TH_A, TCP_SYN, TCP_SYN, 0)->mss, 1460);
+	ck_assert_int_eq(th_transfer(th, cl, sv, 1 << 20, 10000000), 1 << 20);
+	finish(th);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("tcp_conn");
@@ -438,6 +505,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, events_reach_the_owner);
 	tcase_add_test(tc, next_deadline_tracks_pending_timers);
 	tcase_add_test(tc, thousands_of_connections_grow_the_table_and_close_cleanly);
+	tcase_add_test(tc, parameters_map_onto_the_engine_configuration);
+	tcase_add_test(tc, zeroed_configuration_gets_working_defaults);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -249,6 +249,7 @@ END_TEST
 START_TEST(cork_releases_a_partial_segment_after_200ms)
 {
 	struct th *th = setup(NULL, NULL);
+	size_t before = th->side[TH_A].sent;
 
 	ck_assert_int_eq(tcp_setopt(cl, TCP_OPT_CORK, 1), 0);
 	ck_assert_int_eq(tcp_send(cl, big, 100, 0), 100);
@@ -256,6 +257,27 @@ START_TEST(cork_releases_a_partial_segment_after_200ms)
 	ck_assert_uint_eq(th_count_data(th, TH_A), 0);
 	th_advance(th, 2000);
 	ck_assert_uint_eq(th_count_data(th, TH_A), 1);
+	ck_assert_uint_eq(th->side[TH_A].sent, before + 1);
+	finish(th);
+}
+END_TEST
+
+START_TEST(a_corked_connection_sends_no_window_probes)
+{
+	struct tcp_config a;
+	struct th *th;
+	size_t before;
+
+	th_config(&a);
+	a.cork_us = 5000000;
+	th = setup(&a, NULL);
+	before = th->side[TH_A].sent;
+	ck_assert_int_eq(tcp_setopt(cl, TCP_OPT_CORK, 1), 0);
+	ck_assert_int_eq(tcp_send(cl, big, 100, 0), 100);
+	th_advance(th, 4900000);
+	ck_assert_uint_eq(th->side[TH_A].sent, before);
+	th_advance(th, 200000);
+	ck_assert_uint_eq(th->side[TH_A].sent, before + 1);
 	finish(th);
 }
 END_TEST
@@ -491,6 +513,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, nodelay_flushes_what_nagle_held);
 	tcase_add_test(tc, cork_sends_only_full_segments_until_uncorked);
 	tcase_add_test(tc, cork_releases_a_partial_segment_after_200ms);
+	tcase_add_test(tc, a_corked_connection_sends_no_window_probes);
 	tcase_add_test(tc, msg_more_holds_until_a_send_without_it);
 	tcase_add_test(tc, single_segment_is_acked_after_40ms);
 	tcase_add_test(tc, every_second_full_segment_is_acked_at_once);

@@ -4,6 +4,7 @@
  * duplicating, corrupting wire checked byte for byte. */
 #include <check.h>
 #include <errno.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
 
@@ -450,6 +451,208 @@ START_TEST(sack_reneging_receiver_still_gets_everything)
 }
 END_TEST
 
+
+START_TEST(user_timeout_bounds_how_long_data_may_stay_unacked)
+{
+	struct th *th = setup(NULL, NULL);
+	char b[4];
+
+	ck_assert_int_eq(tcp_setopt(cl, TCP_OPT_USER_TIMEOUT, 3000), 0);
+	th->blackhole[TH_A] = true;
+	ck_assert_int_eq(tcp_send(cl, "x", 1, 0), 1);
+	th_advance(th, 2999000);
+	ck_assert_int_eq(tcp_state(cl), TCP_ST_ESTABLISHED);
+	th_advance(th, 2000);	/* 3 s after the data first left */
+	ck_assert_int_eq(tcp_state(cl), TCP_ST_CLOSED);
+	ck_assert_int_eq(tcp_recv(cl, b, sizeof(b), 0), -ETIMEDOUT);
+	th->blackhole[TH_A] = false;
+	tcp_abort(sv);
+	finish(th);
+}
+END_TEST
+
+
+/* The last two segments of a burst are lost: nothing follows to produce dupacks. The
+ * tail loss probe (about two RTTs later) draws a SACK and recovery repairs the rest,
+ * long before the 200 ms minimum RTO. */
+START_TEST(tail_loss_probe_repairs_a_lost_tail_without_rto)
+{
+	struct th *th = setup(NULL, NULL);
+	const struct tcp_stack_stats *sa = tcp_stack_stats(th->side[TH_A].st);
+	static uint8_t buf[5 * 1448];
+	uint64_t t0;
+
+	ck_assert_int_eq(th_transfer(th, cl, sv, 20000, 1000000), 20000);	/* RTT known */
+	th_advance(th, 100000);
+	ck_assert_int_eq(tcp_setopt(cl, TCP_OPT_NODELAY, 1), 0);
+	th_drop_rule(th, TH_A, 0, 0, 1, 3, 2);
+	t0 = th->now;
+	ck_assert_int_eq(tcp_send(cl, buf, sizeof(buf), 0), sizeof(buf));
+	th_advance(th, 50000);
+	ck_assert_uint_eq(tcp_tx_queued(cl), 0);
+	ck_assert_uint_eq(th_drain(sv, buf, sizeof(buf)), sizeof(buf));
+	ck_assert_int_eq(sa->rto_timeouts, 0);
+	ck_assert_int_ge(sa->tail_loss_probes, 1);
+	ck_assert_uint_lt(th_last(th, TH_A)->t_us - t0, 50000);
+	finish(th);
+}
+END_TEST
+
+/* Three segments in flight, the first lost: only two dupacks can come back, which is
+ * enough under early retransmit. */
+START_TEST(early_retransmit_needs_fewer_dupacks_for_a_small_flight)
+{
+	struct tcp_config a, b;
+	struct th *th;
+	const struct tcp_stack_stats *sa;
+	static uint8_t buf[3 * 1460];
+
+	no_sack(&a, &b);
+	th = setup(&a, &b);
+	sa = tcp_stack_stats(th->side[TH_A].st);
+	/* settle the peer's window first: a window change would not count as a dupack */
+	ck_assert_int_eq(th_transfer(th, cl, sv, 20000, 1000000), 20000);
+	th_advance(th, 100000);
+	ck_assert_int_eq(tcp_setopt(cl, TCP_OPT_NODELAY, 1), 0);
+	th_drop_rule(th, TH_A, 0, 0, 1, 0, 1);
+	ck_assert_int_eq(tcp_send(cl, buf, 3 * cl->mss, 0), 3 * cl->mss);
+	th_advance(th, 20000);
+	ck_assert_uint_eq(tcp_tx_queued(cl), 0);
+	ck_assert_int_eq(sa->early_retrans, 1);
+	ck_assert_int_eq(sa->rto_timeouts, 0);
+	ck_assert_uint_eq(th_drain(sv, buf, sizeof(buf)), 3 * cl->mss);
+	finish(th);
+}
+END_TEST
+
+
+/* Finds a secret that puts the ISN of this tuple (at the harness's start time) just
+ * below 2^32, so the data that follows crosses the sequence-space wrap. */
+static void secret_near_wrap(uint8_t secret[16], uint32_t laddr, uint16_t lport,
+			     uint32_t raddr, uint16_t rport)
+{
+	static struct tcp_stack fake;
+
+	for (uint32_t k = 0;; k++) {
+		uint32_t isn;
+
+		memset(fake.secret, 0, sizeof(fake.secret));
+		memcpy(fake.secret, &k, sizeof(k));
+		isn = tcp_isn(&fake, laddr, lport, raddr, rport, 1000000);
+		if (isn >= 0xFFFFFFFFu - 400000 && isn <= 0xFFFFFFFFu - 200000) {
+			memcpy(secret, fake.secret, 16);
+			return;
+		}
+	}
+}
+
+START_TEST(sequence_numbers_wrap_around_under_loss)
+{
+	uint8_t sa[16], sb[16];
+	struct tcp_config a, b;
+	struct th *th;
+
+	th_config(&a);
+	th_config(&b);
+	a.sack = b.sack = _i;
+	secret_near_wrap(sa, th_addr(TH_A), htons(32768), th_addr(TH_B), htons(80));
+	secret_near_wrap(sb, th_addr(TH_B), htons(80), th_addr(TH_A), htons(32768));
+	th = th_new_keyed(&a, &b, sa, sb);
+	cl = sv = ls = NULL;
+	ck_assert_int_eq(th_establish(th, 80, &cl, &sv, &ls), 0);
+	ck_assert_uint_ge(cl->iss, 0xFFFFFFFFu - 400000);
+	ck_assert_uint_ge(sv->iss, 0xFFFFFFFFu - 400000);
+	th_seed(th, 3);
+	th->loss = 0.03;
+	th->reorder = 0.03;
+	ck_assert_int_eq(th_transfer(th, cl, sv, 1 << 20, 120000000), 1 << 20);
+	ck_assert_int_eq(th_transfer(th, sv, cl, 1 << 20, 120000000), 1 << 20);
+	ck_assert_uint_lt(cl->snd_una, cl->iss);	/* wrapped */
+	ck_assert_uint_lt(sv->snd_una, sv->iss);
+	finish(th);
+}
+END_TEST
+
+
+/* Segments overtaken on the wire (no loss at all) trigger fast retransmits; timestamps or
+ * D-SACKs prove them needless and the window reduction is undone. */
+START_TEST(spurious_fast_retransmits_from_reordering_are_undone)
+{
+	struct th *th = setup(NULL, NULL);
+	const struct tcp_stack_stats *sa = tcp_stack_stats(th->side[TH_A].st);
+
+	th_seed(th, 11);
+	th->reorder = 0.02;
+	th->reorder_us = 5000;
+	ck_assert_int_eq(th_transfer(th, cl, sv, 4 << 20, 60000000), 4 << 20);
+	ck_assert_uint_eq(th->dropped, 0);
+	ck_assert_int_gt(sa->fast_retrans, 0);
+	ck_assert_int_gt(sa->spurious_undos, 0);
+	finish(th);
+}
+END_TEST
+
+
+/* Both ends stream at once, so every ACK rides on data and no pure duplicate ACK ever
+ * comes back. The SACK blocks on those data segments must still drive fast recovery
+ * (a stream to and from an echo server, as with a kernel peer). */
+START_TEST(sack_on_data_segments_triggers_recovery_without_dupacks)
+{
+	struct th *th = setup(NULL, NULL);
+	const struct tcp_stack_stats *sa = tcp_stack_stats(th->side[TH_A].st);
+	static uint8_t buf[1 << 16];
+	size_t got_a = 0, got_b = 0, sent_a = 0, sent_b = 0;
+	const size_t total = 4 << 20;
+
+	ck_assert_int_eq(tcp_setopt(cl, TCP_OPT_NODELAY, 1), 0);
+	ck_assert_int_eq(tcp_setopt(sv, TCP_OPT_NODELAY, 1), 0);
+	th_drop_rule(th, TH_A, 0, 0, 1, 200, 1);	/* one data segment, mid-stream */
+	while ((got_a < total || got_b < total) && th->now < 100000000) {
+		ssize_t r;
+
+		if (sent_a < total && (r = tcp_send(cl, buf, sizeof(buf), 0)) > 0)
+			sent_a += (size_t)r;
+		if (sent_b < total && (r = tcp_send(sv, buf, sizeof(buf), 0)) > 0)
+			sent_b += (size_t)r;
+		while ((r = tcp_recv(sv, buf, sizeof(buf), 0)) > 0)
+			got_b += (size_t)r;
+		while ((r = tcp_recv(cl, buf, sizeof(buf), 0)) > 0)
+			got_a += (size_t)r;
+		th_advance(th, 100);
+	}
+	ck_assert_uint_ge(got_b, total);
+	ck_assert_uint_ge(got_a, total);
+	ck_assert_uint_eq(th->dropped, 1);
+	ck_assert_int_eq(sa->sack_recoveries, 1);
+	ck_assert_int_eq(sa->rto_timeouts, 0);
+	finish(th);
+}
+END_TEST
+
+
+/* The fast retransmission is lost too. Segments sent after it are SACKed, which shows
+ * the retransmission is gone: it is sent a third time within the same recovery instead
+ * of waiting for the retransmission timeout. */
+START_TEST(lost_retransmission_is_repaired_without_rto)
+{
+	struct th *th = setup(NULL, NULL);
+	const struct tcp_stack_stats *sa = tcp_stack_stats(th->side[TH_A].st);
+	struct seq_drop d;
+
+	ck_assert_int_eq(th_transfer(th, cl, sv, 200000, 1000000), 200000);	/* warm cwnd */
+	th_advance(th, 100000);
+	d.seq = cl->snd_nxt + 300 * cl->mss;	/* mid-stream: new data keeps flowing */
+	d.count = 2;
+	th->drop_pred = drop_seq;
+	th->drop_arg = &d;
+	ck_assert_int_eq(th_transfer(th, cl, sv, 4 << 20, 10000000), 4 << 20);
+	ck_assert_int_eq(d.count, 0);
+	ck_assert_int_ge(sa->lost_retrans, 1);
+	ck_assert_int_eq(sa->rto_timeouts, 0);
+	finish(th);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("tcp_loss");
@@ -473,6 +676,13 @@ static Suite *suite(void)
 	tcase_add_test(tc, bulk_transfer_with_five_percent_loss);
 	tcase_add_test(tc, limited_transmit_avoids_rto_with_a_small_window);
 	tcase_add_test(tc, sack_reneging_receiver_still_gets_everything);
+	tcase_add_test(tc, user_timeout_bounds_how_long_data_may_stay_unacked);
+	tcase_add_test(tc, tail_loss_probe_repairs_a_lost_tail_without_rto);
+	tcase_add_test(tc, early_retransmit_needs_fewer_dupacks_for_a_small_flight);
+	tcase_add_loop_test(tc, sequence_numbers_wrap_around_under_loss, 0, 2);
+	tcase_add_test(tc, spurious_fast_retransmits_from_reordering_are_undone);
+	tcase_add_test(tc, sack_on_data_segments_triggers_recovery_without_dupacks);
+	tcase_add_test(tc, lost_retransmission_is_repaired_without_rto);
 	tcase_add_loop_test(tc, full_lifecycle_survives_ten_percent_loss, 0, 8);
 	suite_add_tcase(s, tc);
 	return s;

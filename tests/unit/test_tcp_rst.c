@@ -3,6 +3,7 @@
  * limit), RSTs for unknown connections, PAWS (RFC 7323) and the acceptability test. */
 #include <check.h>
 #include <errno.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
 
@@ -471,6 +472,143 @@ START_TEST(ack_loop_between_desynchronised_ends_is_damped)
 }
 END_TEST
 
+
+START_TEST(duplicate_data_is_reported_with_a_dsack_block)
+{
+	struct th *th = setup(NULL, NULL);
+	static uint8_t buf[1000];
+	const struct th_seg *a;
+	uint32_t old;
+
+	ck_assert_int_eq(tcp_send(cl, buf, sizeof(buf), 0), 1000);
+	th_advance(th, 100000);
+	old = sv->rcv_nxt - 1000;
+	inject_to(th, sv, TCP_ACK, old, sv->snd_nxt, buf, 300, NULL);
+	a = th_last(th, TH_B);
+	ck_assert_uint_eq(a->nsack, 1);
+	ck_assert_uint_eq(a->sack[0][0], old);
+	ck_assert_uint_eq(a->sack[0][1], old + 300);
+	ck_assert_uint_eq(a->ack, sv->rcv_nxt);
+	/* reported once */
+	th_advance(th, 1000000);
+	ck_assert_int_eq(tcp_send(sv, "x", 1, 0), 1);
+	ck_assert_uint_eq(th_last(th, TH_B)->nsack, 0);
+	finish(th);
+}
+END_TEST
+
+
+static void server_to_time_wait(struct th *th)
+{
+	tcp_shutdown(sv, SHUT_WR);
+	th_advance(th, 2000);
+	tcp_shutdown(cl, SHUT_WR);
+	th_advance(th, 2000);
+	ck_assert_int_eq(tcp_state(sv), TCP_ST_TIME_WAIT);
+}
+
+START_TEST(time_wait_refuses_a_syn_with_an_old_timestamp)
+{
+	struct th *th = setup(NULL, NULL);
+	uint32_t ts[2] = { sv->ts_recent - 5, 0 };
+
+	server_to_time_wait(th);
+	inject_to(th, sv, TCP_SYN, sv->rcv_nxt + 100000, 0, NULL, 0, ts);
+	ck_assert_int_eq(tcp_state(sv), TCP_ST_TIME_WAIT);
+	ck_assert_int_eq(tcp_stack_stats(th->side[TH_B].st)->tw_reused, 0);
+	ck_assert_uint_eq(th_last(th, TH_B)->flags, TCP_ACK);
+	finish(th);
+}
+END_TEST
+
+START_TEST(time_wait_without_timestamps_takes_a_syn_with_a_higher_sequence)
+{
+	struct tcp_config a;
+	struct th *th;
+	const struct th_seg *sa;
+	uint32_t old_snd;
+
+	th_config(&a);
+	a.timestamps = false;
+	th = setup(&a, NULL);
+	server_to_time_wait(th);
+	old_snd = sv->snd_nxt;
+	inject_to(th, sv, TCP_SYN, sv->rcv_nxt - 10, 0, NULL, 0, NULL);	/* older: no */
+	ck_assert_int_eq(tcp_stack_stats(th->side[TH_B].st)->tw_reused, 0);
+	inject_to(th, sv, TCP_SYN, sv->rcv_nxt + 10, 0, NULL, 0, NULL);
+	ck_assert_int_eq(tcp_stack_stats(th->side[TH_B].st)->tw_reused, 1);
+	sa = th_last(th, TH_B);
+	ck_assert_uint_eq(sa->flags, TCP_SYN | TCP_ACK);
+	ck_assert_uint_eq(sa->seq, old_snd + 65535 + 2);
+	ck_assert_int_eq(tcp_state(sv), TCP_ST_CLOSED);	/* the old incarnation is gone */
+	tcp_abort(cl);
+	finish(th);
+}
+END_TEST
+
+
+/* Segment from c's peer carrying data, an ACK and one SACK block [l, r). */
+static void inject_data_with_sack(struct th *th, struct tcp_conn *c, uint32_t seq,
+				  uint32_t ack, uint32_t l, uint32_t r)
+{
+	uint8_t seg[20 + 24 + 100] = { 0 };
+	int from = c->st == th->side[TH_A].st ? TH_B : TH_A;
+	uint32_t v;
+
+	memcpy(seg, &c->rport, 2);
+	memcpy(seg + 2, &c->lport, 2);
+	v = htonl(seq);
+	memcpy(seg + 4, &v, 4);
+	v = htonl(ack);
+	memcpy(seg + 8, &v, 4);
+	seg[12] = (44 / 4) << 4;
+	seg[13] = TCP_ACK;
+	seg[14] = 0xff;
+	seg[15] = 0xff;
+	seg[32] = TCPOPT_NOP;
+	seg[33] = TCPOPT_NOP;
+	seg[34] = TCPOPT_SACK;
+	seg[35] = 10;
+	v = htonl(l);
+	memcpy(seg + 36, &v, 4);
+	v = htonl(r);
+	memcpy(seg + 40, &v, 4);
+	memset(seg + 20, TCPOPT_NOP, 12);	/* no timestamp: NOPs in its place */
+	th_fix_csum(from, seg, sizeof(seg));
+	ck_assert_int_eq(tcp_input(c->st, th_addr(from), th_addr(!from), seg, sizeof(seg)), 0);
+}
+
+/* The peer keeps sending data whose ACK field stays at our snd_una while its SACK blocks
+ * grow: no pure duplicate ACK ever comes, yet the SACK information alone must start
+ * fast recovery (a kernel echo server does exactly this). */
+START_TEST(sack_blocks_on_data_segments_start_recovery)
+{
+	struct th *th = setup(NULL, NULL);
+	static uint8_t buf[10 * 1448];
+	uint32_t una, mss = cl->mss, seq;
+	const struct th_seg *rx;
+
+	ck_assert_int_eq(tcp_setopt(cl, TCP_OPT_NODELAY, 1), 0);
+	th->blackhole[TH_A] = true;
+	ck_assert_int_eq(tcp_send(cl, buf, 10 * mss, 0), 10 * mss);
+	una = cl->snd_una;
+	seq = cl->rcv_nxt;
+	for (uint32_t k = 2; k <= 4; k++) {
+		inject_data_with_sack(th, cl, seq, una, una + mss, una + k * mss);
+		seq += 100;
+	}
+	ck_assert_int_eq(tcp_stack_stats(th->side[TH_A].st)->sack_recoveries, 1);
+	rx = th_last(th, TH_A);
+	ck_assert_uint_eq(rx->seq, una);	/* the hole went out again at once */
+	ck_assert_uint_eq(rx->len, mss);
+	ck_assert_uint_eq(cl->rcv_nxt, seq);	/* and the data was taken */
+	th->blackhole[TH_A] = false;
+	tcp_abort(cl);
+	tcp_abort(sv);
+	finish(th);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("tcp_rst");
@@ -498,6 +636,10 @@ static Suite *suite(void)
 	tcase_add_test(tc, segment_without_ack_flag_is_dropped);
 	tcase_add_test(tc, zero_window_still_takes_the_ack_of_a_data_segment);
 	tcase_add_test(tc, ack_loop_between_desynchronised_ends_is_damped);
+	tcase_add_test(tc, duplicate_data_is_reported_with_a_dsack_block);
+	tcase_add_test(tc, time_wait_refuses_a_syn_with_an_old_timestamp);
+	tcase_add_test(tc, time_wait_without_timestamps_takes_a_syn_with_a_higher_sequence);
+	tcase_add_test(tc, sack_blocks_on_data_segments_start_recovery);
 	suite_add_tcase(s, tc);
 	return s;
 }

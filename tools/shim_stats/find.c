@@ -7,45 +7,16 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "core/stats_segment.h"
 #include "shim_stats.h"
 
-/* Does pid still map the segment? exec() drops every mapping, so a process that
- * exec'd a program without libshim (same pid, same start time) no longer does.
- * Unknown (maps unreadable: another user, not dumpable) counts as yes. */
-static bool maps_segment(int pid, int seg_fd)
-{
-	char path[64], line[512];
-	struct stat st;
-	bool found = false;
-	FILE *f;
-
-	if (seg_fd < 0 || fstat(seg_fd, &st) < 0)
-		return true;
-	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return true;
-	while (!found && fgets(line, sizeof(line), f)) {
-		unsigned long long ino;
-		unsigned maj, min;
-		/* start-end perms offset dev inode path */
-		if (sscanf(line, "%*s %*s %*s %x:%x %llu", &maj, &min, &ino) == 3)
-			found = ino == (unsigned long long)st.st_ino && makedev(maj, min) == st.st_dev;
-	}
-	fclose(f);
-	return found;
-}
-
 bool segment_alive(const struct stats_reader *r)
 {
 	int pid = stats_reader_pid(r);
 
-	return stats_proc_alive(pid, stats_reader_starttime(r)) && maps_segment(pid, r->fd);
+	return stats_segment_alive(pid, stats_reader_starttime(r), r->fd);
 }
 
 static bool name_matches(const char *want, const char *program, const char *cmdline)

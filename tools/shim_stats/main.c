@@ -236,7 +236,9 @@ static int send_requests(const struct opts *o, const struct proc_entry *p)
 		err = stats_reader_request(&r, reqs[i].req, reqs[i].want, 2000);
 		if (err) {
 			fprintf(stderr, TOOL_NAME ": process %d did not apply the %s request: %s\n", p->pid,
-				reqs[i].what, err == -ETIMEDOUT ? "no answer within 2 s" : strerror(-err));
+				reqs[i].what, err == -ETIMEDOUT ?
+				"no answer within 2 s (a process applies requests once it has a socket)" :
+				strerror(-err));
 			rc = 1;
 		} else if (reqs[i].req == STATS_REQ_ZERO) {
 			printf("Zeroed the counters of process %d\n", p->pid);

@@ -31,6 +31,19 @@ static void label_value(FILE *f, const char *s)
 	}
 }
 
+/* HELP text escapes only backslash and newline. */
+static void help_text(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\')
+			fputs("\\\\", f);
+		else if (*s == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*s, f);
+	}
+}
+
 static bool is_attribute(const char *unit)
 {
 	static const char *const attrs[] = { "ipv4", "port", "fd", "tid", "tcp_state", "proto", "inode", "index", NULL };
@@ -115,7 +128,7 @@ void view_prometheus(const struct view_ctx *c)
 			continue;
 		metric_name(name, sizeof(name), st->name, counter);
 		fprintf(c->out, "# HELP %s ", name);
-		label_value(c->out, st->doc[0] ? st->doc : st->name);
+		help_text(c->out, st->doc[0] ? st->doc : st->name);
 		fprintf(c->out, " (%s)\n# TYPE %s %s\n", st->unit, name, counter ? "counter" : "gauge");
 		for (unsigned j = 0; j < sk->nslots; j++) {
 			const struct snap_slot *sl = &sk->slots[j];

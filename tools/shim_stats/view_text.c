@@ -2,7 +2,8 @@
  * 1–4): 1 basic per-socket table and iomux lines, 2 plus rings, CQs, pools, process
  * and custom stats, 3 full per-socket/CQ/ring blocks, 4 multicast membership,
  * 5 netstat-like. Stats without a dedicated line are printed by name from the
- * schema, so stats added by newer libraries still show. */
+ * schema (view 2: those that are not zero), so stats added by newer libraries
+ * still show. */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,8 @@ static double pct(double part, double whole)
 static void generic_stats(const struct view_ctx *c, unsigned k, const struct snap_slot *sl,
 			  const char *const *skip, bool compact, const char *indent)
 {
+	/* the block shared by the sockets beyond the slots has no attributes of its own */
+	bool shared = sl->id < 0 && strcmp(c->cur->kinds[k].name, "socket") == 0;
 	int col = 0;
 
 	for (unsigned i = 0; i < c->cur->nstats; i++) {
@@ -60,10 +63,13 @@ static void generic_stats(const struct view_ctx *c, unsigned k, const struct sna
 			continue;
 		for (const char *const *s = skip; s && *s; s++)
 			skipped |= strcmp(*s, st->short_name) == 0;
-		if (skipped)
+		if (skipped || (shared && st->mode == SHIM_STAT_VALUE))
 			continue;
 		for (unsigned e = 0; e < st->count; e++) {
 			char val[64], name[80];
+			/* the compact paragraphs of view 2 show what is not zero */
+			if (compact && view_val(c, k, sl, (int)i, e) == 0)
+				continue;
 			fmt_value(val, sizeof(val), c, k, sl, (int)i, e);
 			if (st->count > 1) {
 				/* arrays: only the used elements after the first */
