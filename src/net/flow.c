@@ -256,10 +256,12 @@ static void deliver_chain(void *ctx, struct shim_pkt *chain)
 	ring_deliver(chain->ring, chain);
 }
 
-/* Incomplete datagrams expire even while every receiver sleeps. */
+/* Incomplete datagrams expire even while every receiver sleeps; the IP counters
+ * reach the stats segment on the same beat. */
 static void reasm_timer(void *arg)
 {
 	ip_reasm_expire(net_now_ns());
+	ip_stats_publish();
 }
 
 #define REASM_TIMER_MS 100
