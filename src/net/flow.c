@@ -13,6 +13,7 @@
 
 #include "core/internal_thread.h"
 #include "core/log.h"
+#include "core/stats.h"
 #include "net/route.h"
 #include "sock/udp_sock.h"
 
@@ -254,6 +255,39 @@ void udp_conn_detach(struct udp_sock *s)
 static void deliver_chain(void *ctx, struct shim_pkt *chain)
 {
 	ring_deliver(chain->ring, chain);
+}
+
+void ip_stats_publish(void)
+{
+	struct shim_global_stats *g = stats_global();
+	const struct ip_stats *s = &ip_stats;
+
+	/* Only this function writes these fields of the process-wide block. */
+#define PUB(to, from) STAT_SET(g, to, __atomic_load_n(&s->from, __ATOMIC_RELAXED))
+	PUB(ip_rx_packets, rx_packets);
+	PUB(ip_rx_drop_short, rx_drop[IP_DROP_SHORT]);
+	PUB(ip_rx_drop_version, rx_drop[IP_DROP_VERSION]);
+	PUB(ip_rx_drop_len, rx_drop[IP_DROP_LEN]);
+	PUB(ip_rx_drop_csum, rx_drop[IP_DROP_CSUM]);
+	PUB(ip_rx_drop_frag_bad, rx_drop[IP_DROP_FRAG_BAD]);
+	PUB(udp_rx_drop_short, rx_drop[UDP_DROP_SHORT]);
+	PUB(udp_rx_drop_len, rx_drop[UDP_DROP_LEN]);
+	PUB(udp_rx_drop_csum, rx_drop[UDP_DROP_CSUM]);
+	PUB(ip_rx_frags, rx_frags);
+	PUB(ip_reasm_ok, reasm_ok);
+	PUB(ip_reasm_timeouts, reasm_timeout);
+	PUB(ip_reasm_overlaps, reasm_overlap);
+	PUB(ip_reasm_limit, reasm_limit);
+	PUB(ip_reasm_bad, reasm_bad);
+	PUB(ip_rx_csum_partial, rx_csum_partial);
+	PUB(ip_tx_packets, tx_packets);
+	PUB(ip_tx_frags, tx_frags);
+#undef PUB
+}
+
+__attribute__((destructor)) static void ip_stats_final(void)
+{
+	ip_stats_publish();
 }
 
 /* Incomplete datagrams expire even while every receiver sleeps; the IP counters

@@ -11,7 +11,6 @@
 #include <time.h>
 
 #include "core/log.h"
-#include "core/stats.h"
 
 struct ip_stats ip_stats;
 
@@ -362,11 +361,10 @@ unsigned ip_txd_frame(struct ip_txd *d, void *frame)
 	return ETH_HDR_LEN + IPV4_HDR_LEN + n;
 }
 
-/* At exit, the IP layer's counters go to the stats segment a last time and to the
- * debug log: drops by reason, fragments, reassembly outcomes. */
+/* At exit, the IP layer's counters go to the debug log: drops by reason, fragments,
+ * reassembly outcomes (flow.c publishes them to the stats segment). */
 __attribute__((destructor)) static void ip_stats_dump(void)
 {
-	ip_stats_publish();
 	if (SHIM_LOG_DEBUG > shim_log_level || (!__atomic_load_n(&ip_stats.rx_packets, __ATOMIC_RELAXED) &&
 						!__atomic_load_n(&ip_stats.tx_packets, __ATOMIC_RELAXED)))
 		return;
@@ -378,32 +376,4 @@ __attribute__((destructor)) static void ip_stats_dump(void)
 	for (int d = 1; d < IP_DROP__COUNT; d++)
 		if (ip_stats.rx_drop[d])
 			log_dbg("ip: dropped %s: %" PRIu64, ip_drop_name((enum ip_drop)d), ip_stats.rx_drop[d]);
-}
-
-void ip_stats_publish(void)
-{
-	struct shim_global_stats *g = stats_global();
-	const struct ip_stats *s = &ip_stats;
-
-	/* Only this function writes these fields of the process-wide block. */
-#define PUB(to, from) STAT_SET(g, to, __atomic_load_n(&s->from, __ATOMIC_RELAXED))
-	PUB(ip_rx_packets, rx_packets);
-	PUB(ip_rx_drop_short, rx_drop[IP_DROP_SHORT]);
-	PUB(ip_rx_drop_version, rx_drop[IP_DROP_VERSION]);
-	PUB(ip_rx_drop_len, rx_drop[IP_DROP_LEN]);
-	PUB(ip_rx_drop_csum, rx_drop[IP_DROP_CSUM]);
-	PUB(ip_rx_drop_frag_bad, rx_drop[IP_DROP_FRAG_BAD]);
-	PUB(udp_rx_drop_short, rx_drop[UDP_DROP_SHORT]);
-	PUB(udp_rx_drop_len, rx_drop[UDP_DROP_LEN]);
-	PUB(udp_rx_drop_csum, rx_drop[UDP_DROP_CSUM]);
-	PUB(ip_rx_frags, rx_frags);
-	PUB(ip_reasm_ok, reasm_ok);
-	PUB(ip_reasm_timeouts, reasm_timeout);
-	PUB(ip_reasm_overlaps, reasm_overlap);
-	PUB(ip_reasm_limit, reasm_limit);
-	PUB(ip_reasm_bad, reasm_bad);
-	PUB(ip_rx_csum_partial, rx_csum_partial);
-	PUB(ip_tx_packets, tx_packets);
-	PUB(ip_tx_frags, tx_frags);
-#undef PUB
 }
