@@ -233,6 +233,12 @@ static void sync_rings(struct epfd *ep)
 			log_dbg("epoll %d: ring wake fd %d not registered (%d)", ep->base.fd,
 				now.r[j]->wake_fd, r);
 	}
+	bool changed = now.n != ep->rings.n;
+
+	for (int j = 0; j < now.n && !changed; j++)
+		changed = now.r[j] != ep->rings.r[j];
+	if (changed && ep->rings_valid)
+		iomux_rings_gen_bump();	/* for instances that hold this one */
 	iomux_rings_free(&ep->rings);
 	ep->rings = now;
 	if (now.r == now.inl)

@@ -218,12 +218,13 @@ static int ep_wait(struct epfd *ep, struct epoll_event *evs, int max, int64_t tm
 		if (tagged && rs.n && iomux_rings_poll(&rs) > 0 && c.tmo_ns == 0 && !c.passes++)
 			continue;	/* frames behind our tag: one more look */
 spin:
-		if (c.tmo_ns == 0 || (c.deadline >= 0 && iomux_left_ns(&c) == 0))
-			break;
+		/* A signal that arrived counts, even when the time is also up. */
 		if (iomux_interrupted(&c)) {
 			n = -EINTR;
 			break;
 		}
+		if (c.tmo_ns == 0 || (c.deadline >= 0 && iomux_left_ns(&c) == 0))
+			break;
 		if (rs.n && iomux_may_spin(&c)) {
 			iomux_rings_poll(&rs);
 			continue;
@@ -289,7 +290,7 @@ static struct epfd *mixed(int epfd)
 {
 	struct epfd *ep;
 
-	if (likely(!(fdt_peek(epfd) & ~FDT_BITS)))
+	if (likely(!iomux_any_offloaded()) || !(fdt_peek(epfd) & ~FDT_BITS))
 		return NULL;
 	ep = epfd_get(epfd);
 	if (ep && !__atomic_load_n(&ep->nitems, __ATOMIC_ACQUIRE)) {

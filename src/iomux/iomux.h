@@ -103,8 +103,17 @@ static inline void shim_waiter_init(struct shim_waiter *w, shim_wake_fn fn, bool
 	w->prev = w;		/* self: not on any queue */
 	w->exclusive = exclusive;
 }
+/* Objects that have rings now (shim_fd_rings_changed): 0 means every descriptor of
+ * the process is a kernel fd as far as select/poll/epoll are concerned. */
+extern int iomux_nr_offloaded;
+static inline bool iomux_any_offloaded(void)
+{
+	return __atomic_load_n(&iomux_nr_offloaded, __ATOMIC_RELAXED) > 0;
+}
 /* Generation of every object's ring set: bumped by shim_fd_rings_changed(). */
 unsigned iomux_rings_gen(void);
+/* An instance's own ring set changed (outer instances holding it must look again). */
+void iomux_rings_gen_bump(void);
 /* True when f is an offloaded-capable object (answers in user space). */
 static inline bool iomux_is_user(const struct shim_fd *f)
 {

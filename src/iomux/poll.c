@@ -264,12 +264,13 @@ int iomux_poll_mixed(struct pollfd *fds, unsigned nfds, struct iomux_pent *offl,
 			count_stats(st, fds, nfds, uev, noffl);
 			break;
 		}
-		if (c.tmo_ns == 0 || (c.deadline >= 0 && iomux_left_ns(&c) == 0))
-			break;
+		/* A signal that arrived counts, even when the time is also up. */
 		if (iomux_interrupted(&c)) {
 			r = -EINTR;
 			break;
 		}
+		if (c.tmo_ns == 0 || (c.deadline >= 0 && iomux_left_ns(&c) == 0))
+			break;
 		if (rs.n && iomux_may_spin(&c)) {
 			iomux_rings_poll(&rs);
 			continue;
@@ -304,6 +305,8 @@ static int do_poll(struct pollfd *fds, nfds_t nfds, int64_t tmo_ns, const struct
 	struct iomux_pent inl[PENT_INLINE], *offl;
 	int saved = errno, n, r;
 
+	if (likely(!iomux_any_offloaded()))
+		return p ? sys_ppoll(fds, nfds, kts, mask) : sys_poll(fds, nfds, kms);
 	n = iomux_poll_scan(fds, (unsigned)nfds, inl, PENT_INLINE, &offl);
 	if (n <= 0)
 		return p ? sys_ppoll(fds, nfds, kts, mask) : sys_poll(fds, nfds, kms);

@@ -138,7 +138,8 @@ int select(int nfds, fd_set *restrict r, fd_set *restrict w, fd_set *restrict e,
 	int64_t ns, left = -1;
 	int saved, res;
 
-	if (unlikely(!shim_ready()) || nfds <= 0 || !any_offloaded(nfds, r, w, e))
+	if (unlikely(!shim_ready()) || likely(!iomux_any_offloaded()) || nfds <= 0 ||
+	    !any_offloaded(nfds, r, w, e))
 		return SYS(select)(nfds, r, w, e, tmo);
 	if (tmo && (tmo->tv_sec < 0 || tmo->tv_usec < 0))
 		return SYS(select)(nfds, r, w, e, tmo);	/* EINVAL */
@@ -159,8 +160,8 @@ int pselect(int nfds, fd_set *restrict r, fd_set *restrict w, fd_set *restrict e
 	int64_t ns;
 	int saved;
 
-	if (unlikely(!shim_ready()) || nfds <= 0 || iomux_ts_to_ns(tmo, &ns) < 0 ||
-	    !any_offloaded(nfds, r, w, e))
+	if (unlikely(!shim_ready()) || likely(!iomux_any_offloaded()) || nfds <= 0 ||
+	    iomux_ts_to_ns(tmo, &ns) < 0 || !any_offloaded(nfds, r, w, e))
 		return SYS(pselect)(nfds, r, w, e, tmo, mask);
 	saved = errno;
 	return (int)shim_ret(do_select(nfds, r, w, e, ns, mask, NULL), saved);

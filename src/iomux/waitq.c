@@ -8,6 +8,7 @@
 #include "iomux/iomux.h"
 
 static unsigned rings_gen;
+int iomux_nr_offloaded;
 
 static void wq_lock(struct shim_waitq *q)
 {
@@ -96,7 +97,16 @@ void shim_waitq_wake(struct shim_waitq *q, unsigned events)
 
 void shim_fd_rings_changed(struct shim_fd *f)
 {
-	(void)f;
+	struct ring *one[1];
+	bool now = f->ops && f->ops->rx_rings && f->ops->rx_rings(f, one, 1) > 0;
+
+	if (__atomic_exchange_n(&f->has_rings, now, __ATOMIC_ACQ_REL) != now)
+		__atomic_add_fetch(&iomux_nr_offloaded, now ? 1 : -1, __ATOMIC_RELEASE);
+	__atomic_add_fetch(&rings_gen, 1, __ATOMIC_RELEASE);
+}
+
+void iomux_rings_gen_bump(void)
+{
 	__atomic_add_fetch(&rings_gen, 1, __ATOMIC_RELEASE);
 }
 

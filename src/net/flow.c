@@ -13,6 +13,7 @@
 
 #include "core/internal_thread.h"
 #include "core/log.h"
+#include "core/stats.h"
 #include "net/route.h"
 #include "sock/udp_sock.h"
 
@@ -24,6 +25,10 @@ struct udp_group {
 	pthread_spinlock_t lock;	/* members; taken inside ring rx locks */
 	struct udp_sock *members;	/* newest first */
 	unsigned nmembers;
+	/* Sockets that joined and are not destroyed yet: the rings stay referenced
+	 * until the last of them goes, as the iomux contract asks (rx_rings op). */
+	unsigned holders;
+	bool nflows_gone;		/* no members left: flows detached, out of the list */
 	int nrings;
 	struct ring *rings[UDP_MAX_RX_RINGS];	/* referenced by the group */
 	struct ring_flow flow;
@@ -31,6 +36,8 @@ struct udp_group {
 
 static pthread_mutex_t groups_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct udp_group *groups;
+
+static void group_release_locked(struct udp_group *g);
 
 static uint32_t flow_hash(const struct udp_meta *m)
 {
@@ -55,12 +62,7 @@ static bool sink_accept(struct shim_pkt *pkt, struct udp_meta *m)
 		return false;
 	}
 	m->ifindex = r ? r->ifindex : 0;
-	m->ts_ns = pkt->ts_ns;
-	if (!m->ts_ns) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		m->ts_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-	}
+	m->ts_ns = pkt->ts_ns;	/* taken at enqueue when 0 and the socket wants it */
 	return true;
 }
 
@@ -148,6 +150,13 @@ int udp_group_join(struct udp_sock *s, uint32_t laddr, uint16_t lport, bool reus
 	g->reuseport = g->reuseport && reuseport;
 	pthread_spin_unlock(&g->lock);
 	s->group = g;
+	if (s->held_group != g) {
+		struct udp_group *old = s->held_group;
+		g->holders++;
+		s->held_group = g;
+		if (old)
+			group_release_locked(old);
+	}
 	memcpy(s->rx_rings, g->rings, sizeof(g->rings[0]) * (size_t)g->nrings);
 	__atomic_store_n(&s->nrx, g->nrings, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&groups_lock);
@@ -185,13 +194,31 @@ void udp_group_leave(struct udp_sock *s)
 				break;
 			}
 		/* Detaching takes each ring's rx lock: once done no sink runs on g. */
-		for (int i = 0; i < g->nrings; i++) {
+		for (int i = 0; i < g->nrings; i++)
 			ring_flow_detach(g->rings[i], &g->flow, group_sink, g);
-			ring_put(g->rings[i]);
-		}
-		pthread_spin_destroy(&g->lock);
-		free(g);
+		g->nflows_gone = true;
 	}
+	pthread_mutex_unlock(&groups_lock);
+}
+
+/* groups_lock held. Drop one holder; the last one puts the rings. */
+static void group_release_locked(struct udp_group *g)
+{
+	if (--g->holders || !g->nflows_gone)
+		return;
+	for (int i = 0; i < g->nrings; i++)
+		ring_put(g->rings[i]);
+	pthread_spin_destroy(&g->lock);
+	free(g);
+}
+
+void udp_group_release(struct udp_sock *s)
+{
+	if (!s->held_group)
+		return;
+	pthread_mutex_lock(&groups_lock);
+	group_release_locked(s->held_group);
+	s->held_group = NULL;
 	pthread_mutex_unlock(&groups_lock);
 }
 
@@ -230,10 +257,45 @@ static void deliver_chain(void *ctx, struct shim_pkt *chain)
 	ring_deliver(chain->ring, chain);
 }
 
-/* Incomplete datagrams expire even while every receiver sleeps. */
+void ip_stats_publish(void)
+{
+	struct shim_global_stats *g = stats_global();
+	const struct ip_stats *s = &ip_stats;
+
+	/* Only this function writes these fields of the process-wide block. */
+#define PUB(to, from) STAT_SET(g, to, __atomic_load_n(&s->from, __ATOMIC_RELAXED))
+	PUB(ip_rx_packets, rx_packets);
+	PUB(ip_rx_drop_short, rx_drop[IP_DROP_SHORT]);
+	PUB(ip_rx_drop_version, rx_drop[IP_DROP_VERSION]);
+	PUB(ip_rx_drop_len, rx_drop[IP_DROP_LEN]);
+	PUB(ip_rx_drop_csum, rx_drop[IP_DROP_CSUM]);
+	PUB(ip_rx_drop_frag_bad, rx_drop[IP_DROP_FRAG_BAD]);
+	PUB(udp_rx_drop_short, rx_drop[UDP_DROP_SHORT]);
+	PUB(udp_rx_drop_len, rx_drop[UDP_DROP_LEN]);
+	PUB(udp_rx_drop_csum, rx_drop[UDP_DROP_CSUM]);
+	PUB(ip_rx_frags, rx_frags);
+	PUB(ip_reasm_ok, reasm_ok);
+	PUB(ip_reasm_timeouts, reasm_timeout);
+	PUB(ip_reasm_overlaps, reasm_overlap);
+	PUB(ip_reasm_limit, reasm_limit);
+	PUB(ip_reasm_bad, reasm_bad);
+	PUB(ip_rx_csum_partial, rx_csum_partial);
+	PUB(ip_tx_packets, tx_packets);
+	PUB(ip_tx_frags, tx_frags);
+#undef PUB
+}
+
+__attribute__((destructor)) static void ip_stats_final(void)
+{
+	ip_stats_publish();
+}
+
+/* Incomplete datagrams expire even while every receiver sleeps; the IP counters
+ * reach the stats segment on the same beat. */
 static void reasm_timer(void *arg)
 {
 	ip_reasm_expire(net_now_ns());
+	ip_stats_publish();
 }
 
 #define REASM_TIMER_MS 100

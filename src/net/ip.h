@@ -172,6 +172,9 @@ extern struct ip_stats ip_stats;
 #define IP_STAT_INC(field) __atomic_add_fetch(&ip_stats.field, 1, __ATOMIC_RELAXED)
 #define IP_STAT_ADD(field, n) __atomic_add_fetch(&ip_stats.field, (n), __ATOMIC_RELAXED)
 const char *ip_drop_name(enum ip_drop d);
+/* Copy the counters into the process-wide stats block (ip_*, udp_rx_drop_*), read by
+ * shim_stats; net/flow.c runs it on the internal thread and at exit. */
+void ip_stats_publish(void);
 
 /* ---- reassembly (ip_reasm.c) ---- */
 

@@ -151,6 +151,7 @@ int cp_neigh_lookup(int ifindex, uint32_t nexthop, uint8_t mac[ETHER_ALEN])
 	struct nl_addr *dst;
 	struct rtnl_neigh *n;
 	int state = 0, ret;
+	bool stale = false;
 
 	if (!cp.running)
 		return -EHOSTUNREACH;
@@ -165,6 +166,7 @@ int cp_neigh_lookup(int ifindex, uint32_t nexthop, uint8_t mac[ETHER_ALEN])
 		if ((state & NUD_USABLE) && ll && nl_addr_get_len(ll) == ETHER_ALEN) {
 			memcpy(mac, nl_addr_get_binary_addr(ll), ETHER_ALEN);
 			ret = 0;
+			stale = state & NUD_STALE;
 		} else {
 			ret = (state & NUD_FAILED) ? -EHOSTUNREACH : -EAGAIN;
 		}
@@ -174,8 +176,14 @@ int cp_neigh_lookup(int ifindex, uint32_t nexthop, uint8_t mac[ETHER_ALEN])
 	}
 	pthread_mutex_unlock(&cp.lock);
 	nl_addr_put(dst);
-	if (ret == 0)
+	if (ret == 0) {
+		/* Usable but stale: our datagrams never pass the kernel's neighbour code,
+		 * so ask it to confirm the entry as its own traffic would (unicast probe;
+		 * the answer or the failure comes back as an event). */
+		if (stale)
+			kick(ifindex, nexthop);
 		return 0;
+	}
 	if (ret == -EHOSTUNREACH)
 		__atomic_add_fetch(&cp_stats.neigh_failed, 1, __ATOMIC_RELAXED);
 	/* Missing, incomplete or failed: the kernel retries a failed entry when it has

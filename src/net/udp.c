@@ -208,7 +208,7 @@ size_t udp_copy_out(const struct shim_pkt *pkt, const struct udp_meta *m, size_t
 #define UDP_TX_MAX_FRAMES 128
 
 int udp_tx_ring(struct ring *r, const struct net_tmpl *t, unsigned mtu, const struct iovec *iov,
-		int iovcnt, unsigned len)
+		int iovcnt, unsigned len, bool flush)
 {
 	struct shim_pkt *pk[UDP_TX_MAX_FRAMES];
 	struct ip_txd d;
@@ -220,6 +220,8 @@ int udp_tx_ring(struct ring *r, const struct net_tmpl *t, unsigned mtu, const st
 	ring_tx_lock(r);
 	got = ring_tx_alloc(r, pk, d.nframes);
 	if (got < d.nframes) {
+		/* Frames queued by a batch but not yet pushed hold buffers too. */
+		r->ops->tx_flush(r);
 		ring_tx_reap(r);
 		got += ring_tx_alloc(r, pk + got, d.nframes - got);
 	}
@@ -238,7 +240,17 @@ int udp_tx_ring(struct ring *r, const struct net_tmpl *t, unsigned mtu, const st
 	}
 	for (unsigned i = 0; i < d.nframes; i++)
 		pk[i]->len = ip_txd_frame(&d, pk[i]->data);
-	ring_tx_send(r, pk, d.nframes);
+	if (flush)
+		ring_tx_send(r, pk, d.nframes);
+	else
+		r->ops->tx_burst(r, pk, d.nframes);
 	ring_tx_unlock(r);
 	return 0;
+}
+
+void udp_tx_flush(struct ring *r)
+{
+	ring_tx_lock(r);
+	r->ops->tx_flush(r);
+	ring_tx_unlock(r);
 }

@@ -76,9 +76,11 @@ size_t udp_copy_out(const struct shim_pkt *pkt, const struct udp_meta *m, size_t
 int udp_group_join(struct udp_sock *s, uint32_t laddr, uint16_t lport, bool reuseport,
 		   struct ring **rings, int nrings);
 void udp_group_leave(struct udp_sock *s);
+/* At destroy: the socket no longer needs the rings of the last group it joined. */
+void udp_group_release(struct udp_sock *s);
 
 /* Connected sockets: their own 5-tuple sink on one ring (the socket keeps its
- * reference to r in conn_ring). */
+ * reference to r in conn_ring until it is destroyed or connects elsewhere). */
 int udp_conn_attach(struct udp_sock *s, struct ring *r, uint32_t laddr, uint16_t lport,
 		    uint32_t raddr, uint16_t rport);
 void udp_conn_detach(struct udp_sock *s);
@@ -94,8 +96,11 @@ void udp_sock_enqueue(struct udp_sock *s, struct shim_pkt *pkt, const struct udp
 
 /* Build and send one datagram of len bytes through r using template t and path MTU
  * mtu. Returns 0, -ENOBUFS when the ring has no free buffers for all its frames
- * (nothing sent), or -EMSGSIZE when a frame does not fit the ring's buffers. */
+ * (nothing sent), or -EMSGSIZE when a frame does not fit the ring's buffers. With
+ * flush false the frames are queued but not pushed: a batch (sendmmsg) ends with
+ * udp_tx_flush(), so the backend is kicked once for all of them. */
 int udp_tx_ring(struct ring *r, const struct net_tmpl *t, unsigned mtu, const struct iovec *iov,
-		int iovcnt, unsigned len);
+		int iovcnt, unsigned len, bool flush);
+void udp_tx_flush(struct ring *r);
 
 #endif

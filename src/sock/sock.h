@@ -89,6 +89,8 @@ struct shim_fd {
 	int refcnt;			/* atomic: fd table + callers inside an op */
 	bool nonblock;			/* O_NONBLOCK as last set through socket/fcntl/ioctl */
 	struct shim_waitq wq;		/* iomux waiters (see shim_fd_wake) */
+	bool has_rings;			/* iomux: rx_rings was non-empty at the last
+					 * shim_fd_rings_changed() */
 };
 
 /* iomux/waitq.c: the wake side of the readiness contract. */
@@ -98,7 +100,9 @@ static inline void shim_fd_wake(struct shim_fd *f, unsigned events)
 	if (__atomic_load_n(&f->wq.head, __ATOMIC_ACQUIRE))
 		shim_waitq_wake(&f->wq, events);
 }
-/* The object's rx_rings set changed (bound, joined a group, left, closed). */
+/* The object's rx_rings set changed (bound, joined a group, left, released its rings
+ * at close): call it after the change. While no object in the process has rings,
+ * select/poll/epoll_wait are the kernel's calls without even a scan of their sets. */
 void shim_fd_rings_changed(struct shim_fd *f);
 
 /* Factories, called by socket() for AF_INET sockets after the kernel socket exists.

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <time.h>
 
 #include "core/log.h"
 #include "core/params.h"
@@ -23,6 +24,18 @@
 #include "net/udp.h"
 
 #define NEIGH_WAIT_MS 50	/* a blocking first send waits this long for ARP */
+/* A template in use is checked against the tables this often even without a change
+ * event: a stale neighbour entry is then handed back to the kernel to confirm (our
+ * traffic bypasses the kernel, which would otherwise never probe it again). */
+#define DST_RECHECK_NS (5ull * 1000000000u)
+
+static uint64_t coarse_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 static const struct fd_ops udp_ops;
 
@@ -81,14 +94,23 @@ static void count_decision(bool offload)
 
 static void rx_detach(struct udp_sock *s)
 {
-	__atomic_store_n(&s->nrx, 0, __ATOMIC_RELEASE);
+	int had = __atomic_exchange_n(&s->nrx, 0, __ATOMIC_ACQ_REL);
+
 	udp_group_leave(s);
-	if (s->conn_ring) {
-		struct ring *r = s->conn_ring;
-		udp_conn_detach(s);
-		ring_put(r);
-	}
+	udp_conn_detach(s);
 	s->rx_offloaded = false;
+	if (had)
+		shim_fd_rings_changed(&s->base);
+}
+
+/* A new connected ring: the previous one (if any) is no longer polled by anyone. */
+static void hold_conn_ring(struct udp_sock *s, struct ring *r)
+{
+	struct ring *old = s->conn_ring_held;
+
+	s->conn_ring_held = r;
+	if (old)
+		ring_put(old);
 }
 
 /* Join the (address, port) group on every interface the bound address covers. */
@@ -143,6 +165,7 @@ static void rx_offload_bound(struct udp_sock *s)
 	}
 	s->rx_offloaded = true;
 	update_q_limit(s);
+	shim_fd_rings_changed(&s->base);
 	udp_sock_kick(s);
 	log_dbg("udp fd %d: receiving %s:%u offloaded on %d ring(s)", s->base.fd,
 		inet_ntoa((struct in_addr){ s->laddr }), ntohs(s->lport), nr);
@@ -171,20 +194,47 @@ static void rx_offload_connected(struct udp_sock *s)
 		ring_put(r);
 		return;
 	}
+	hold_conn_ring(s, r);
 	s->rx_rings[0] = r;
 	__atomic_store_n(&s->nrx, 1, __ATOMIC_RELEASE);
 	s->rx_offloaded = true;
 	update_q_limit(s);
+	shim_fd_rings_changed(&s->base);
 	udp_sock_kick(s);
 }
 
 /* ---- destinations (send side) ---- */
 
+/* Destinations borrow their ring from the socket's TX ring set, which holds one
+ * reference per interface until destroy: a sender that copied a ring pointer keeps
+ * using it safely while another thread evicts or rebuilds the destination. */
 static void dst_release(struct udp_dst *d)
 {
-	if (d->ring)
-		ring_put(d->ring);
 	memset(d, 0, sizeof(*d));
+}
+
+/* dst_lock held. The socket's TX ring for ifindex, opened on first use. */
+static int tx_ring_for(struct udp_sock *s, int ifindex, struct ring **out)
+{
+	for (int i = 0; i < s->ntx; i++)
+		if (s->tx_rings[i]->ifindex == ifindex) {
+			*out = s->tx_rings[i];
+			return 0;
+		}
+	if (s->ntx == UDP_MAX_TX_RINGS)
+		return -ENOSPC;
+	int err = ring_get(ifindex, RING_TX, s->base.fd, out);
+	if (err)
+		return err;
+	s->tx_rings[s->ntx++] = *out;
+	return 0;
+}
+
+static void tx_rings_put(struct udp_sock *s)
+{
+	for (int i = 0; i < s->ntx; i++)
+		ring_put(s->tx_rings[i]);
+	s->ntx = 0;
 }
 
 static struct udp_dst *dst_slot(struct udp_sock *s, uint32_t daddr, uint16_t dport)
@@ -215,6 +265,7 @@ static void dst_resolve(struct udp_sock *s, struct udp_dst *d, uint32_t daddr, u
 	}
 	d->cp_gen = gen;
 	d->opt_gen = s->opt_gen;
+	d->checked_ns = coarse_ns();
 	d->state = UDP_DST_KERNEL;
 	if (!d->rules_offload)
 		return;
@@ -226,19 +277,11 @@ static void dst_resolve(struct udp_sock *s, struct udp_dst *d, uint32_t daddr, u
 			return;
 		p.src = s->laddr;
 	}
-	if (d->ring && d->ifindex == p.ifindex) {
-		r = d->ring;
-	} else {
-		if (d->ring) {
-			ring_put(d->ring);
-			d->ring = NULL;
-		}
-		if (ring_get(p.ifindex, RING_TX, s->base.fd, &r)) {
-			STAT_INC_MT(stats_global(), no_backend);
-			return;
-		}
-		d->ring = r;
+	if (tx_ring_for(s, p.ifindex, &r)) {
+		STAT_INC_MT(stats_global(), no_backend);
+		return;
 	}
+	d->ring = r;
 	d->ifindex = p.ifindex;
 	d->mtu = p.mtu && p.mtu < r->mtu ? p.mtu : (r->mtu ? r->mtu : p.mtu);
 	if (d->mtu < 68)
@@ -266,6 +309,7 @@ static void dst_resolve(struct udp_sock *s, struct udp_dst *d, uint32_t daddr, u
 	}
 	net_tmpl_init(&d->tmpl, &a);
 	d->state = UDP_DST_OFFLOAD;
+	__atomic_store_n(&s->tx_offloaded, true, __ATOMIC_RELAXED);
 }
 
 /* Bind the kernel socket to an ephemeral port before the first offloaded send, as
@@ -452,7 +496,18 @@ static int udp_close(struct shim_fd *f)
 	rx_detach(s);
 	pthread_mutex_unlock(&s->lock);
 	udp_sock_flush_queue(s);
+	shim_fd_wake(f, SHIM_WAKE_CLOSE);
 	return 0;
+}
+
+static int udp_rx_rings(struct shim_fd *f, struct ring **out, int max)
+{
+	struct udp_sock *s = udp_sk(f);
+	int n = __atomic_load_n(&s->nrx, __ATOMIC_ACQUIRE);
+
+	for (int i = 0; i < n && i < max; i++)
+		out[i] = s->rx_rings[i];
+	return n;
 }
 
 static void udp_destroy(struct shim_fd *f)
@@ -461,8 +516,11 @@ static void udp_destroy(struct shim_fd *f)
 
 	rx_detach(s);
 	udp_sock_flush_queue(s);
+	udp_group_release(s);
+	hold_conn_ring(s, NULL);
 	for (int i = 0; i < UDP_DST_CACHE; i++)
 		dst_release(&s->dst[i]);
+	tx_rings_put(s);
 	stats_sock_close(s->st);
 	pthread_spin_destroy(&s->qlock);
 	pthread_mutex_destroy(&s->lock);
@@ -491,7 +549,19 @@ static ssize_t os_send(struct udp_sock *s, const struct msghdr *msg, int flags)
 	return r;
 }
 
-static ssize_t udp_sendmsg(struct shim_fd *f, const struct msghdr *msg, int flags)
+/* Through the kernel socket, after any frames a batch still holds (order kept). */
+static ssize_t os_send_after(struct udp_sock *s, const struct msghdr *msg, int flags, struct ring **batch)
+{
+	if (batch && *batch) {
+		udp_tx_flush(*batch);
+		*batch = NULL;
+	}
+	return os_send(s, msg, flags);
+}
+
+/* One datagram. batch: NULL to send now, or where a sendmmsg keeps the ring whose
+ * frames are queued and not yet pushed (pushed here when the ring changes). */
+static ssize_t send_one(struct shim_fd *f, const struct msghdr *msg, int flags, struct ring **batch)
 {
 	struct udp_sock *s = udp_sk(f);
 	uint32_t daddr;
@@ -499,21 +569,21 @@ static ssize_t udp_sendmsg(struct shim_fd *f, const struct msghdr *msg, int flag
 
 	if (__builtin_expect(s->os_only || s->corked || s->shut_wr || msg->msg_controllen ||
 			     (flags & (MSG_OOB | MSG_MORE | MSG_CONFIRM)), 0))
-		return os_send(s, msg, flags);
+		return os_send_after(s, msg, flags, batch);
 	if (msg->msg_name && msg->msg_namelen) {
 		const struct sockaddr_in *sin = msg->msg_name;
 		if (msg->msg_namelen < sizeof(*sin) || sin->sin_family != AF_INET)
-			return os_send(s, msg, flags);	/* the kernel's errno, AF_UNSPEC rules */
+			return os_send_after(s, msg, flags, batch);	/* the kernel's errno, AF_UNSPEC rules */
 		daddr = sin->sin_addr.s_addr;
 		dport = sin->sin_port;
 	} else if (s->connected) {
 		daddr = s->raddr;
 		dport = s->rport;
 	} else {
-		return os_send(s, msg, flags);	/* EDESTADDRREQ from the kernel */
+		return os_send_after(s, msg, flags, batch);	/* EDESTADDRREQ from the kernel */
 	}
 	if (!dport || msg->msg_iovlen > UIO_MAXIOV)
-		return os_send(s, msg, flags);
+		return os_send_after(s, msg, flags, batch);
 	size_t len = iov_total(msg->msg_iov, (int)msg->msg_iovlen);
 	if (len > UDP_MAX_PAYLOAD)
 		return -EMSGSIZE;
@@ -525,7 +595,7 @@ static ssize_t udp_sendmsg(struct shim_fd *f, const struct msghdr *msg, int flag
 		pthread_mutex_unlock(&s->lock);
 		if (err) {
 			pthread_mutex_unlock(&s->dst_lock);
-			return os_send(s, msg, flags);
+			return os_send_after(s, msg, flags, batch);
 		}
 	}
 	struct udp_dst *d = dst_slot(s, daddr, dport);
@@ -534,12 +604,13 @@ static ssize_t udp_sendmsg(struct shim_fd *f, const struct msghdr *msg, int flag
 		pthread_mutex_lock(&s->lock);
 		set_offloaded_stat(s);
 		pthread_mutex_unlock(&s->lock);
-	} else if (__builtin_expect(d->cp_gen != cp_generation() || d->opt_gen != s->opt_gen, 0)) {
+	} else if (__builtin_expect(d->cp_gen != cp_generation() || d->opt_gen != s->opt_gen ||
+				    coarse_ns() - d->checked_ns > DST_RECHECK_NS, 0)) {
 		dst_resolve(s, d, daddr, dport, false);
 	}
 	if (d->state != UDP_DST_OFFLOAD) {
 		pthread_mutex_unlock(&s->dst_lock);
-		return os_send(s, msg, flags);
+		return os_send_after(s, msg, flags, batch);
 	}
 	struct ring *r = d->ring;
 	unsigned mtu = d->mtu;
@@ -550,11 +621,17 @@ static ssize_t udp_sendmsg(struct shim_fd *f, const struct msghdr *msg, int flag
 	uint64_t deadline = 0;
 	uint64_t snap = shim_signal_snapshot();
 	for (;;) {
-		int err = udp_tx_ring(r, &t, mtu, msg->msg_iov, (int)msg->msg_iovlen, (unsigned)len);
+		if (batch && *batch && *batch != r) {
+			udp_tx_flush(*batch);
+			*batch = NULL;
+		}
+		int err = udp_tx_ring(r, &t, mtu, msg->msg_iov, (int)msg->msg_iovlen, (unsigned)len, !batch);
+		if (!err && batch)
+			*batch = r;
 		if (err == 0)
 			break;
 		if (err == -EMSGSIZE)
-			return os_send(s, msg, flags);	/* too many fragments for one burst */
+			return os_send_after(s, msg, flags, batch);	/* too many fragments for one burst */
 		/* No TX buffer free: the ring's completions free them as frames leave. */
 		if (nonblock) {
 			if (shim_params.tx_nonblocked_eagains) {
@@ -576,7 +653,37 @@ static ssize_t udp_sendmsg(struct shim_fd *f, const struct msghdr *msg, int flag
 	}
 	STAT_INC(s->st, tx_offload_packets);
 	STAT_ADD(s->st, tx_offload_bytes, len);
+	udp_sock_note_caller(s, false);
 	return (ssize_t)len;
+}
+
+static ssize_t udp_sendmsg(struct shim_fd *f, const struct msghdr *msg, int flags)
+{
+	return send_one(f, msg, flags, NULL);
+}
+
+/* The kernel's sendmmsg rules (count of datagrams sent; an error only when the first
+ * fails), with the frames of consecutive offloaded datagrams pushed to the ring in
+ * one kick. */
+static int udp_sendmmsg(struct shim_fd *f, struct mmsghdr *v, unsigned n, int flags)
+{
+	struct ring *batch = NULL;
+	unsigned i;
+
+	if (n > UIO_MAXIOV)
+		n = UIO_MAXIOV;
+	for (i = 0; i < n; i++) {
+		ssize_t r = send_one(f, &v[i].msg_hdr, flags, &batch);
+		if (r < 0) {
+			if (batch)
+				udp_tx_flush(batch);
+			return i ? (int)i : (int)r;
+		}
+		v[i].msg_len = (unsigned)r;
+	}
+	if (batch)
+		udp_tx_flush(batch);
+	return (int)i;
 }
 
 static void udp_atfork_child(struct shim_fd *f)
@@ -589,11 +696,14 @@ static void udp_atfork_child(struct shim_fd *f)
 	s->nrx = 0;
 	s->rx_offloaded = false;
 	s->group = NULL;
+	s->held_group = NULL;
 	s->conn_ring = NULL;
+	s->conn_ring_held = NULL;
 	s->q_head = s->q_tail = NULL;
 	s->q_pkts = 0;
 	s->q_bytes = 0;
 	s->sleepers = 0;
+	s->ntx = 0;
 	memset(s->dst, 0, sizeof(s->dst));
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_mutex_init(&s->dst_lock, NULL);
@@ -611,7 +721,9 @@ static const struct fd_ops udp_ops = {
 	.ioctl = udp_ioctl,
 	.recvmsg = udp_sock_recvmsg,
 	.sendmsg = udp_sendmsg,
+	.sendmmsg = udp_sendmmsg,
 	.poll_ready = udp_sock_poll_ready,
+	.rx_rings = udp_rx_rings,
 	.atfork_child = udp_atfork_child,
 };
 

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <unistd.h>
 
 #include "core/stats.h"
 #include "net/ip.h"
@@ -18,6 +19,7 @@
 
 #define UDP_MAX_RX_RINGS 8
 #define UDP_DST_CACHE 8		/* direct-mapped destinations per socket */
+#define UDP_MAX_TX_RINGS 8	/* interfaces one socket sends through */
 
 enum udp_dst_state { UDP_DST_EMPTY, UDP_DST_OFFLOAD, UDP_DST_KERNEL, UDP_DST_PENDING };
 
@@ -28,10 +30,10 @@ struct udp_dst {
 	uint8_t state;			/* enum udp_dst_state */
 	bool rules_offload;		/* udp_sender decision, taken once per destination */
 	uint32_t cp_gen, opt_gen;	/* template validity */
-	struct ring *ring;		/* TX ring (referenced) */
+	struct ring *ring;		/* TX ring (borrowed from the socket's set) */
 	unsigned mtu;
 	int ifindex;
-	uint64_t pending_until_ns;	/* neighbour wait deadline */
+	uint64_t checked_ns;		/* last route/neighbour check (coarse clock) */
 	struct net_tmpl tmpl;
 };
 
@@ -52,9 +54,12 @@ struct udp_sock {
 	int nrx;
 	struct ring *rx_rings[UDP_MAX_RX_RINGS];	/* rings to poll (referenced) */
 	struct udp_group *group;	/* 3-tuple membership, or NULL */
+	struct udp_group *held_group;	/* last group joined, released at destroy */
 	struct ring *conn_ring;		/* 5-tuple flow ring, or NULL */
+	struct ring *conn_ring_held;	/* referenced until destroy (iomux may use it) */
 	struct ring_flow conn_flow;
 	bool rx_offloaded;
+	bool tx_offloaded;		/* at least one destination goes through a ring */
 	unsigned os_poll_count;		/* ring polls since the kernel fd was last checked */
 	int sleepers;			/* threads asleep in a receive call, under qlock */
 	int wake_efd;			/* eventfd they also sleep on; -1 until needed */
@@ -76,12 +81,29 @@ struct udp_sock {
 	/* transmit side */
 	pthread_mutex_t dst_lock;
 	struct udp_dst dst[UDP_DST_CACHE];
+	int ntx;
+	struct ring *tx_rings[UDP_MAX_TX_RINGS];	/* referenced until destroy */
 
 	struct shim_sock_stats *st;
 	struct udp_sock *group_next;	/* member list of the group */
 };
 
 static inline struct udp_sock *udp_sk(struct shim_fd *f) { return (struct udp_sock *)f; }
+
+/* Who called last, and the blocking mode as it is now, for the stats view. */
+static inline void udp_sock_note_caller(struct udp_sock *s, bool rx)
+{
+	static __thread uint64_t tid;
+
+	if (__builtin_expect(!tid, 0))
+		tid = (uint64_t)gettid();
+	if (rx)
+		STAT_SET(s->st, last_rx_tid, tid);
+	else
+		STAT_SET(s->st, last_tx_tid, tid);
+	if (STAT_GET(s->st, blocking) != (uint64_t)!s->base.nonblock)
+		STAT_SET(s->st, blocking, !s->base.nonblock);
+}
 
 /* sock/udp_sock_rx.c */
 ssize_t udp_sock_recvmsg(struct shim_fd *f, struct msghdr *msg, int flags);

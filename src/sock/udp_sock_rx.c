@@ -1,15 +1,17 @@
 /* udp_sock_rx.c — the receive calls of an offloaded UDP socket. Datagrams arrive in
  * the ready queue from the rings' flow sinks (under the ring's rx lock, no copy) and
  * leave it with one copy into the application's buffers, with the control messages
- * the kernel would give. Waiting: poll the rings (SHIM_RX_POLL times), look at the
- * kernel socket every SHIM_RX_UDP_POLL_OS_RATIO polls (same-host senders), then
- * sleep in poll() on the rings' wake fds, the kernel socket and our own eventfd;
- * signals end the wait with EINTR exactly when the kernel's recv would. */
+ * the kernel would give. Waiting: poll the rings (SHIM_RX_POLL times, yielding every
+ * SHIM_RX_POLL_YIELD), look at the kernel socket every SHIM_RX_UDP_POLL_OS_RATIO
+ * polls (same-host senders), then sleep in poll() on the rings' wake fds, the kernel
+ * socket and our own eventfd; signals end the wait with EINTR exactly when the
+ * kernel's recv would. */
 #include "sock/udp_sock.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <time.h>
@@ -25,6 +27,12 @@
 void udp_sock_enqueue(struct udp_sock *s, struct shim_pkt *pkt, const struct udp_meta *m)
 {
 	udp_meta_store(pkt, m);
+	if (!m->ts_ns && (s->ts_ns || s->ts_us)) {
+		/* Software receive timestamp, only for sockets that asked for one. */
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		pkt->cb[3] = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	}
 	pkt->next = NULL;
 	pthread_spin_lock(&s->qlock);
 	if (__builtin_expect((s->q_bytes && s->q_bytes + m->len > s->q_limit) || s->shut_rd, 0)) {
@@ -51,6 +59,7 @@ void udp_sock_enqueue(struct udp_sock *s, struct shim_pkt *pkt, const struct udp
 	pthread_spin_unlock(&s->qlock);
 	if (wake)
 		udp_sock_kick(s);
+	shim_fd_wake(&s->base, POLLIN | POLLRDNORM);
 }
 
 void udp_sock_flush_queue(struct udp_sock *s)
@@ -296,6 +305,7 @@ ssize_t udp_sock_recvmsg(struct shim_fd *f, struct msghdr *msg, int flags)
 		poll_max = 0;
 	}
 	long ratio = shim_params.rx_udp_poll_os_ratio;
+	long yield_every = shim_params.rx_poll_yield;
 	int64_t deadline = 0;
 	uint64_t snap = shim_signal_snapshot();
 	long spins = 0;
@@ -307,7 +317,10 @@ ssize_t udp_sock_recvmsg(struct shim_fd *f, struct msghdr *msg, int flags)
 			break;
 		if (udp_sock_poll_rings(s))
 			continue;
-		if (nonblock || (ratio && ++s->os_poll_count >= (unsigned long)ratio)) {
+		/* The kernel socket (same-host senders) is looked at every `ratio` empty
+		 * ring polls, counted across calls so a non-blocking poller pays one
+		 * system call per `ratio` calls, not one per call. */
+		if (ratio ? ++s->os_poll_count >= (unsigned long)ratio : nonblock) {
 			s->os_poll_count = 0;
 			r = sys_recvmsg(f->fd, msg, flags | MSG_DONTWAIT);
 			if (r >= 0) {
@@ -329,6 +342,9 @@ ssize_t udp_sock_recvmsg(struct shim_fd *f, struct msghdr *msg, int flags)
 			return -EAGAIN;
 		}
 		if (poll_max < 0 || ++spins < poll_max) {
+			/* More pollers than cores: let the others run now and then. */
+			if (yield_every && spins % yield_every == 0)
+				sched_yield();
 			if (__builtin_expect((spins & 63) == 0, 0)) {
 				if (shim_signal_arrived(snap) &&
 				    (shim_signal_interrupted(snap) || s->rcvtimeo_ns)) {
@@ -364,6 +380,8 @@ ssize_t udp_sock_recvmsg(struct shim_fd *f, struct msghdr *msg, int flags)
 			r = err;
 			break;
 		}
+		if (!poll_max && __atomic_load_n(&s->nrx, __ATOMIC_ACQUIRE))
+			poll_max = shim_params.rx_poll;	/* the first send gave it rings */
 		spins = poll_max > 0 ? poll_max - 1 : 0;	/* after a wake-up: one poll, then sleep again */
 		if (udp_sock_poll_rings(s))
 			spins = 0;
@@ -373,6 +391,7 @@ ssize_t udp_sock_recvmsg(struct shim_fd *f, struct msghdr *msg, int flags)
 			STAT_INC(s->st, rx_poll_hit);
 		else
 			STAT_INC(s->st, rx_poll_miss);
+		udp_sock_note_caller(s, true);
 	} else if (r == -EAGAIN)
 		STAT_INC(s->st, rx_offload_eagain);
 	else
@@ -383,8 +402,13 @@ ssize_t udp_sock_recvmsg(struct shim_fd *f, struct msghdr *msg, int flags)
 unsigned udp_sock_poll_ready(struct shim_fd *f, unsigned events)
 {
 	struct udp_sock *s = udp_sk(f);
-	unsigned r = events & POLLOUT;
+	unsigned r = 0;
 
+	/* An offloaded socket is always writable (a full ring waits or drops inside the
+	 * send, like a full qdisc), so a caller spinning in user space sees it at once.
+	 * A socket with nothing offloaded leaves every answer to its kernel fd. */
+	if (__atomic_load_n(&s->nrx, __ATOMIC_ACQUIRE) || __atomic_load_n(&s->tx_offloaded, __ATOMIC_RELAXED))
+		r |= events & (POLLOUT | POLLWRNORM);
 	if (events & (POLLIN | POLLRDNORM)) {
 		if (!__atomic_load_n(&s->q_head, __ATOMIC_RELAXED))
 			udp_sock_poll_rings(s);

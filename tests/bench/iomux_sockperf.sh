@@ -26,6 +26,7 @@ one() {
 	LD_PRELOAD=$pre ip netns exec "$N-a" sockperf server -f "$WORK/feed" -F "$mux" \
 		> "$WORK/server.log" 2>&1 &
 	local spid=$!
+	pids+=($spid)
 	for _ in $(seq 100); do grep -q 'using .* to block' "$WORK/server.log" 2>/dev/null && break; sleep 0.05; done
 	LD_PRELOAD=$pre timeout $((SECS + 30)) ip netns exec "$N-b" sockperf ping-pong \
 		-f "$WORK/feed" -F "$mux" -t "$SECS" > "$WORK/client.log" 2>&1

@@ -19,6 +19,7 @@ run() {
 	SHIM_STATS_FILE=$WORK/stats LD_PRELOAD=$pre ip netns exec "$N-a" \
 		python3 "$PY" server "$mode" $IP_A $port $COUNT > "$out" 2>"$out.err" &
 	local spid=$!
+	pids+=($spid)
 	for _ in $(seq 100); do grep -q '^ready' "$out" 2>/dev/null && break; sleep 0.05; done
 	inb python3 "$PY" client $IP_A $port $COUNT || { echo "$mode ${pre:+libshim}: client failed"; }
 	wait $spid || { echo "$mode ${pre:+libshim}: server failed"; cat "$out.err"; return 1; }

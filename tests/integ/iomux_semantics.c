@@ -82,7 +82,11 @@ static void src_fire(struct src *s)
 		return;
 	}
 	syscall(SYS_sendto, peer_fd, "x", 1, 0, &s->addr, sizeof(s->addr));
-	usleep(3000);
+	/* At least one datagram is there (a loaded machine may take a while), and a
+	 * pause for this one when others were already queued. */
+	struct pollfd p = { .fd = s->fd, .events = POLLIN };
+	poll(&p, 1, 2000);
+	usleep(5000);
 }
 
 /* Read everything queued; returns how many units. */

@@ -26,7 +26,8 @@ in_ns() {
 	local side=$1 mode=$2
 	shift 2
 	if [ "$mode" = shim ]; then
-		"$TB" exec "$N" "$side" env LD_PRELOAD="$SHIM_LIB" SHIM_TRACELEVEL=${SHIM_TRACELEVEL:-4} "$@"
+		"$TB" exec "$N" "$side" env LD_PRELOAD="$SHIM_LIB" SHIM_TRACELEVEL=${SHIM_TRACELEVEL:-4} \
+			SHIM_STATS_FILE="$LOGDIR/stats.$side.%d" "$@"
 	else
 		"$TB" exec "$N" "$side" "$@"
 	fi
@@ -63,12 +64,26 @@ ring_frames() {
 	sed -n 's/.*ip: rx \([0-9]*\) tx \([0-9]*\).*/\1 \2/p' "$1" | tail -1
 }
 
-# proof SIDE LOG SNMP_BEFORE: libshim moved frames and the kernel's UDP counters of
-# SIDE did not move.
+# Offloaded packets of the sockets that closed on SIDE so far ("rx tx"), from the
+# per-socket counters libshim writes to SHIM_STATS_FILE at close; empty if none.
+socket_offload() {
+	cat "$LOGDIR"/stats."$1".* 2>/dev/null | awk '
+		/Rx Offload:/ { split($0, a, "/"); rx += a[2] + 0; n++ }
+		/Tx Offload:/ { split($0, a, "/"); tx += a[2] + 0 }
+		END { if (n) print rx, tx }'
+}
+
+# proof SIDE LOG SNMP_BEFORE: libshim moved frames (its rings, and its sockets'
+# counters when they closed) and the kernel's UDP counters of SIDE did not move.
 proof() {
-	local side=$1 log=$2 before=$3 after frames
+	local side=$1 log=$2 before=$3 after frames sock
 	after=$(snmp_udp "$side")
 	frames=$(ring_frames "$log")
+	sock=$(socket_offload "$side")
+	if [ -n "$sock" ] && [ "$sock" = "0 0" ]; then
+		echo "no proof of offload on $side: socket counters show no offloaded packets"
+		return 1
+	fi
 	if [ -z "$frames" ] || [ "${frames% *}" = 0 ] || [ "${frames#* }" = 0 ]; then
 		echo "no proof of offload on $side: ring frames '${frames:-none}'"
 		return 1
@@ -77,5 +92,5 @@ proof() {
 		echo "no proof of offload on $side: kernel Udp In/Out went from $before to $after"
 		return 1
 	fi
-	echo "offloaded on $side: ring frames rx/tx $frames, kernel Udp In/Out unchanged ($after)"
+	echo "offloaded on $side: ring frames rx/tx $frames,${sock:+ socket offload packets rx/tx $sock,} kernel Udp In/Out unchanged ($after)"
 }

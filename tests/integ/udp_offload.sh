@@ -16,6 +16,7 @@ case_run() {
 	shift 4
 	local port=$((7000 + RANDOM % 1000)) slog=$LOGDIR/$name.server clog=$LOGDIR/$name.client
 	local sa sb
+	rm -f "$LOGDIR"/stats.*
 	sa=$(snmp_udp a)
 	sb=$(snmp_udp b)
 	bg "$slog" in_ns b "$smode" "$PEER" echo "$port" -n "$nsock" -t 10

@@ -141,6 +141,8 @@ static int fs_close(struct shim_fd *f)
 {
 	fs(f)->closes++;
 	shim_fd_wake(f, SHIM_WAKE_CLOSE);
+	fs(f)->ring = NULL;		/* released at close, as a socket does */
+	shim_fd_rings_changed(f);
 	return 0;
 }
 
@@ -176,6 +178,7 @@ static struct iofake_sock *iofake_sock_new(struct iofake_ring *fr)
 		fr->target = s;
 	}
 	fdt_install(&s->base);
+	shim_fd_rings_changed(&s->base);
 	return s;
 }
 

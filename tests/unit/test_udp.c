@@ -132,7 +132,7 @@ static void send_one(const uint8_t *data, unsigned len, unsigned mtu)
 	struct iovec iov[3] = { { (void *)data, a }, { (void *)(data + a), b },
 				{ (void *)(data + a + b), len - a - b } };
 	tmpl(&t);
-	ck_assert_int_eq(udp_tx_ring(&fr, &t, mtu, iov, 3, len), 0);
+	ck_assert_int_eq(udp_tx_ring(&fr, &t, mtu, iov, 3, len, true), 0);
 }
 
 START_TEST(integrity_every_size)
@@ -319,7 +319,7 @@ START_TEST(tx_no_buffers)
 	struct net_tmpl t;
 	struct iovec iov = { data, sizeof(data) };
 	tmpl(&t);
-	ck_assert_int_eq(udp_tx_ring(&fr, &t, 1500, &iov, 1, sizeof(data)), -ENOBUFS);
+	ck_assert_int_eq(udp_tx_ring(&fr, &t, 1500, &iov, 1, sizeof(data), true), -ENOBUFS);
 	ck_assert_uint_eq(nwire, 0);
 	ck_assert_uint_eq(fr.stats.tx_no_buf, 1);
 	for (unsigned i = 0; i < nh; i++)
