@@ -511,9 +511,9 @@ static int tcp_sock_close(struct shim_fd *f)
 	return 0;
 }
 
-/* exit(): connections closed gracefully but not yet delivered would die with the
- * process (the kernel would have finished them). Give them a moment, as long as
- * the peer keeps acknowledging: at most EXIT_DRAIN_MS. */
+/* exit(): connections closed gracefully whose data or FIN is not yet acknowledged
+ * would die with the process (the kernel would have finished them, and a peer that
+ * lost our FIN would wait for it forever). Give them at most EXIT_DRAIN_MS. */
 #define EXIT_DRAIN_MS 2000
 __attribute__((destructor)) static void drain_orphans_at_exit(void)
 {
@@ -529,8 +529,9 @@ __attribute__((destructor)) static void drain_orphans_at_exit(void)
 			if (__atomic_load_n(&s->finished, __ATOMIC_ACQUIRE) || !s->conn)
 				continue;
 			tcp_glue_lock();
+			/* Done once everything, FIN included, is acknowledged. */
 			enum tcp_state st = tcp_state(s->conn);
-			if (tcp_tx_queued(s->conn) && st != TCP_ST_CLOSED && st != TCP_ST_TIME_WAIT)
+			if (st != TCP_ST_CLOSED && st != TCP_ST_TIME_WAIT && st != TCP_ST_FIN_WAIT_2)
 				pending = true;
 			tcp_glue_unlock();
 			for (int i = 0; i < s->nrings && nr < TCP_SOCK_MAX_RINGS; i++) {

@@ -10,8 +10,9 @@ N=tl$$
 . "$(dirname "$0")/tcp_lib.sh"
 tcp_testbed_up
 command -v tc >/dev/null || { echo "tc (iproute2) not installed"; exit 77; }
-SIZE=${TCP_LOSS_SIZE:-10M}
-[ "${SHIM_LONG_TESTS:-0}" = 1 ] && SIZE=1G
+SIZE1=${TCP_LOSS_SIZE:-10M}
+SIZE5=${TCP_LOSS_SIZE:-4M}
+if [ "${SHIM_LONG_TESTS:-0}" = 1 ]; then SIZE1=1G; SIZE5=1G; fi
 VB=$("$TB" info "$N" b if)
 PORT=5400
 
@@ -30,12 +31,12 @@ transfer() {	# NAME CLIENT_HOW SERVER_HOW
 	local name=$1 chow=$2 show=$3 cside=a sside=b dst=$IP_B
 	if [ "$chow" = kernel ]; then cside=b; sside=a; dst=$IP_A; fi
 	PORT=$((PORT + 1))
-	in_ns $sside "$show" timeout 300 "$XF" recv $PORT 2>"$LOG/$name.srv" |
+	in_ns $sside "$show" timeout 120 "$XF" recv $PORT 2>"$LOG/$name.srv" |
 		sha256sum >"$LOG/$name.dst" &
 	wait_ready "$LOG/$name.srv" || fail "$name: server did not start"
 	local t0=$SECONDS
 	head -c "$SIZE" /dev/urandom | tee >(sha256sum >"$LOG/$name.src") |
-		in_ns $cside "$chow" timeout 300 "$XF" send $dst $PORT 2>"$LOG/$name.cli"
+		in_ns $cside "$chow" timeout 120 "$XF" send $dst $PORT 2>"$LOG/$name.cli"
 	local rc=${PIPESTATUS[2]}
 	wait
 	[ "$rc" = 0 ] || { grep -v INFO "$LOG/$name.cli" "$LOG/$name.srv" | tail; fail "$name: client exit $rc"; }
@@ -49,6 +50,8 @@ transfer() {	# NAME CLIENT_HOW SERVER_HOW
 
 for loss in 10 50; do
 	set_loss $loss
+	SIZE=$SIZE1
+	[ $loss = 50 ] && SIZE=$SIZE5
 	echo "loss $((loss / 10))% each way:"
 	transfer "l$loss-shim-client" shim kernel
 	transfer "l$loss-shim-server" kernel shim
