@@ -15,7 +15,13 @@ server() {	# HOW LOGNAME CMD... in namespace a, in the background
 	(in_ns_exec a "$how" "$@" >"$LOG/$name" 2>&1) &
 	pids+=($!)
 }
-stop_servers() {
+stop_servers() {	# [SECONDS]: first give one-shot servers that long to finish
+	local p t=${1:-0}
+	for ((i = 0; i < t * 20; i++)); do
+		for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && break; done
+		kill -0 "$p" 2>/dev/null || break
+		sleep 0.05
+	done
 	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
 	wait 2>/dev/null
 	pids=()
@@ -33,7 +39,9 @@ if command -v iperf3 >/dev/null; then
 		server shim iperf3.$cli iperf3 -s -B $IP_A -p 5201 -1
 		sleep 0.5
 		out=$(in_ns b $cli timeout 30 iperf3 -c $IP_A -p 5201 -t 1 -f m 2>&1)
-		stop_servers
+		# iperf3 -s -1 exits after its test: let it close its connections, or the
+		# peer's last segments would meet namespace a's kernel after a kill -9.
+		stop_servers 5
 		rate=$(echo "$out" | awk '/receiver/ { print $(NF-2) }')
 		[ -n "$rate" ] && awk -v r="$rate" 'BEGIN { exit !(r > 10) }' ||
 			{ echo "$out"; tail -5 "$LOG/iperf3.$cli"; fail "iperf3 with a $cli client"; }
