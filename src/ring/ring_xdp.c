@@ -87,12 +87,21 @@ static int xq_create(struct ring *r, struct xring *x, struct xq *q, bool first)
 
 	for (int zc = r->cfg.zerocopy ? 1 : 0; zc >= 0; zc--) {
 		sc.bind_flags = zc ? (copy & ~XDP_COPY) | XDP_ZEROCOPY : copy;
-		if (first)
-			rc = xsk_socket__create(&q->xsk, r->ifname, q->queue, x->umem, &q->rx,
-						&q->tx, &sc);
-		else
-			rc = xsk_socket__create_shared(&q->xsk, r->ifname, q->queue, x->umem,
-						       &q->rx, NULL, &q->fill, &q->comp, &sc);
+		/* A queue still bound by an XSK of a process that just exited is released
+		 * by the kernel a moment later (deferred socket destruction): EBUSY then
+		 * means "wait a little", bounded to 200 ms. */
+		for (int tries = 0; tries < 20; tries++) {
+			if (first)
+				rc = xsk_socket__create(&q->xsk, r->ifname, q->queue, x->umem,
+							&q->rx, &q->tx, &sc);
+			else
+				rc = xsk_socket__create_shared(&q->xsk, r->ifname, q->queue,
+							       x->umem, &q->rx, NULL, &q->fill,
+							       &q->comp, &sc);
+			if (rc != -EBUSY)
+				break;
+			usleep(10000);
+		}
 		if (rc == 0 || (zc && r->cfg.zerocopy == 1)) {
 			if (rc == 0 && zc)
 				log_info("xdp: %s queue %u: zero-copy", r->ifname, q->queue);
