@@ -52,6 +52,7 @@ int socket(int domain, int type, int protocol)
 	f->type = base;
 	f->protocol = protocol;
 	f->nonblock = !!(type & SOCK_NONBLOCK);
+	shim_fd_may_gain_rings(f);
 	err = fdt_install(f);
 	if (err) {
 		/* The application still gets a working kernel socket. */
