@@ -42,7 +42,9 @@ int socket(int domain, int type, int protocol)
 	saved = errno;
 	fdt_forget_stale(fd);
 	factory = factory_for(domain, base, protocol);
-	if (!factory)
+	/* SHIM_OFFLOADED_SOCKETS, or the extra API's thread_offload() for this thread:
+	 * a socket that may not be offloaded is the kernel's alone. */
+	if (!factory || !shim_thread_may_offload())
 		return fd;
 	f = factory(fd, type, protocol);
 	if (!f)
