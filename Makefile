@@ -9,6 +9,9 @@
 
 PREFIX   ?= /usr/local
 DESTDIR  ?=
+# The rules file the library reads by default is /etc/shim.conf: a system prefix puts
+# the sample there (unless one exists); any other prefix keeps it under the prefix.
+SYSCONFDIR ?= $(if $(filter /usr /usr/local,$(PREFIX)),/etc,$(PREFIX)/etc)
 CC       ?= cc
 CLANG    ?= clang
 BPFTOOL  ?= bpftool
@@ -85,8 +88,17 @@ $(B)/libshim_core.a: $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(B)/%: tools/%.c $(B)/libshim_core.a
-	$(CC) $(CFLAGS) $(LDFLAGS) $< -o $@ $(B)/libshim_core.a $(LDLIBS)
+# Tools link the archive without the interposer (src/intercept/) and the library's
+# constructor (core/init.o): a tool never interposes libc names, prints the start-up
+# banner or opens a stats segment, whatever it calls.
+TOOL_LIB_OBJS := $(filter-out $(B)/src/intercept/% $(B)/src/core/init.o,$(LIB_OBJS))
+$(B)/libshim_tools.a: $(TOOL_LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+all: $(B)/libshim_tools.a
+
+$(B)/%: tools/%.c $(B)/libshim_tools.a
+	$(CC) $(CFLAGS) $(LDFLAGS) $< -o $@ $(B)/libshim_tools.a $(LDLIBS)
 
 $(B)/tests/%: tests/unit/%.c $(UNIT_SUPPORT) $(B)/libshim_core.a
 	@mkdir -p $(@D)
@@ -122,14 +134,14 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include \
 		$(DESTDIR)$(PREFIX)/share/man/man3 $(DESTDIR)$(PREFIX)/share/man/man5 \
 		$(DESTDIR)$(PREFIX)/share/man/man7 $(DESTDIR)$(PREFIX)/share/man/man8 \
-		$(DESTDIR)$(PREFIX)/share/doc/libshim $(DESTDIR)/etc
+		$(DESTDIR)$(PREFIX)/share/doc/libshim $(DESTDIR)$(SYSCONFDIR)
 	install -m 0755 $(B)/libshim.so $(DESTDIR)$(PREFIX)/lib/libshim.so
 	$(if $(TOOLS),install -m 0755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin/)
 	install -m 0644 include/shim_extra.h $(DESTDIR)$(PREFIX)/include/
 	for m in $(wildcard man/*.[1-9]) $(MAN_GEN); do \
 		s=$${m##*.}; install -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man$$s/; done
 	install -m 0644 config/shim.conf $(DESTDIR)$(PREFIX)/share/doc/libshim/shim.conf.sample
-	[ -e $(DESTDIR)/etc/shim.conf ] || install -m 0644 config/shim.conf $(DESTDIR)/etc/shim.conf
+	[ -e $(DESTDIR)$(SYSCONFDIR)/shim.conf ] || install -m 0644 config/shim.conf $(DESTDIR)$(SYSCONFDIR)/shim.conf
 
 clean:
 	rm -rf $(B)

@@ -42,7 +42,9 @@ int socket(int domain, int type, int protocol)
 	saved = errno;
 	fdt_forget_stale(fd);
 	factory = factory_for(domain, base, protocol);
-	if (!factory)
+	/* SHIM_OFFLOADED_SOCKETS, or the extra API's thread_offload() for this thread:
+	 * a socket that may not be offloaded is the kernel's alone. */
+	if (!factory || !shim_thread_may_offload())
 		return fd;
 	f = factory(fd, type, protocol);
 	if (!f)
@@ -52,6 +54,7 @@ int socket(int domain, int type, int protocol)
 	f->type = base;
 	f->protocol = protocol;
 	f->nonblock = !!(type & SOCK_NONBLOCK);
+	shim_fd_may_gain_rings(f);
 	err = fdt_install(f);
 	if (err) {
 		/* The application still gets a working kernel socket. */

@@ -60,6 +60,18 @@ bool epfd_rd_empty(struct epfd *ep)
 	return !__atomic_load_n(&ep->rd_head, __ATOMIC_ACQUIRE);
 }
 
+/* Wake a thread sleeping in this instance's kernel epoll through our eventfd. */
+static void ep_kick(struct epfd *ep)
+{
+	if (__atomic_load_n(&ep->sleepers, __ATOMIC_ACQUIRE) > 0 && ep->wake_efd >= 0) {
+		uint64_t one = 1;
+
+		if (sys_write(ep->wake_efd, &one, sizeof(one)) < 0) {
+			/* saturated: the sleeper is being woken anyway */
+		}
+	}
+}
+
 /* Put it on the ready list; wake a sleeper of this instance and the waiters of the
  * instance itself (outer epolls, poll/select sleepers). True when a sleeper woke. */
 static bool ep_queue(struct epfd *ep, struct ep_item *it)
@@ -73,11 +85,7 @@ static bool ep_queue(struct epfd *ep, struct ep_item *it)
 	}
 	rd_unlock(ep);
 	if (__atomic_load_n(&ep->sleepers, __ATOMIC_ACQUIRE) > 0 && ep->wake_efd >= 0) {
-		uint64_t one = 1;
-
-		if (sys_write(ep->wake_efd, &one, sizeof(one)) < 0) {
-			/* saturated: the sleeper is being woken anyway */
-		}
+		ep_kick(ep);
 		woke = true;
 	}
 	if (was_empty)
@@ -94,6 +102,14 @@ static bool item_wake(struct shim_waiter *w, unsigned events)
 		/* The object is closed: the item goes at the next harvest or ctl. */
 		__atomic_store_n(&it->dead, true, __ATOMIC_RELEASE);
 		ep_queue(it->ep, it);
+		return false;
+	}
+	if (events & SHIM_WAKE_RINGS) {
+		/* The object gained or lost rings: a sleeper of this instance must wait
+		 * on the new rings' wake fds, and so must the waiters of an outer set
+		 * that holds this instance. */
+		ep_kick(it->ep);
+		shim_fd_wake(&it->ep->base, SHIM_WAKE_RINGS);
 		return false;
 	}
 	if (!(want & EP_EVENTS))
@@ -221,6 +237,9 @@ static void retag(struct epfd *ep)
 static void sync_rings(struct epfd *ep)
 {
 	struct iomux_rings now;
+	/* Read before the rings: a change while we collect them leaves the generation
+	 * behind, and the next maintenance looks again. */
+	unsigned gen = iomux_rings_gen();
 
 	iomux_rings_init(&now);
 	for (unsigned b = 0; b < ep->hsize; b++)
@@ -243,7 +262,7 @@ static void sync_rings(struct epfd *ep)
 	ep->rings = now;
 	if (now.r == now.inl)
 		ep->rings.r = ep->rings.inl;
-	ep->rings_gen = iomux_rings_gen();
+	ep->rings_gen = gen;
 	ep->rings_valid = true;
 }
 

@@ -102,7 +102,7 @@ static int ns_to_ms(int64_t ns)
  * eventfd, which sits in the kernel epoll). -EAGAIN: only our eventfd spoke; the
  * caller goes on the general way. */
 static int ep_wait_plain(struct epfd *ep, struct epoll_event *evs, int max, int64_t tmo_ns,
-			 const sigset_t *mask, bool precise)
+			 const sigset_t *mask, bool precise, unsigned gen)
 {
 	bool tagged = false;
 	int n, k;
@@ -115,8 +115,8 @@ static int ep_wait_plain(struct epfd *ep, struct epoll_event *evs, int max, int6
 	if (n)
 		return n;
 	__atomic_add_fetch(&ep->sleepers, 1, __ATOMIC_ACQ_REL);
-	if (!epfd_rd_empty(ep)) {
-		k = -EAGAIN;
+	if (!epfd_rd_empty(ep) || iomux_rings_gen() != gen) {
+		k = -EAGAIN;	/* ready meanwhile, or an item gained rings */
 	} else if (precise) {
 		struct timespec ts;
 
@@ -136,6 +136,17 @@ static int ep_wait_plain(struct epfd *ep, struct epoll_event *evs, int max, int6
 	return n ? n : -EAGAIN;
 }
 
+/* ep->mtx held: bring the instance's rings up to date and copy them into rs; the
+ * generation they belong to. */
+static unsigned load_rings(struct epfd *ep, struct iomux_rings *rs)
+{
+	epfd_maint(ep);
+	iomux_rings_clear(rs);
+	for (int i = 0; i < ep->rings.n; i++)
+		iomux_rings_add(rs, ep->rings.r[i]);
+	return ep->rings_gen;
+}
+
 /* One wait over a mixed instance; tmo_ns -1 forever. */
 static int ep_wait(struct epfd *ep, struct epoll_event *evs, int max, int64_t tmo_ns,
 		   const sigset_t *mask, bool precise)
@@ -144,22 +155,26 @@ static int ep_wait(struct epfd *ep, struct epoll_event *evs, int max, int64_t tm
 	struct iomux_rings rs;
 	int n = 0, k = 0, arm_retries = 0;
 	bool kernel_fresh = false, tagged;
+	unsigned gen;
 
 	iomux_rings_init(&rs);
 	pthread_mutex_lock(&ep->mtx);
-	epfd_maint(ep);
-	for (int i = 0; i < ep->rings.n; i++)
-		iomux_rings_add(&rs, ep->rings.r[i]);
+	gen = load_rings(ep, &rs);
 	ep->active++;
 	pthread_mutex_unlock(&ep->mtx);
 	if (!rs.n) {
 		int64_t t0 = iomux_now_ns();
 
-		n = ep_wait_plain(ep, evs, max, tmo_ns, mask, precise);
+		n = ep_wait_plain(ep, evs, max, tmo_ns, mask, precise, gen);
 		if (n != -EAGAIN)
 			goto out_active;
 		if (tmo_ns > 0)
 			tmo_ns = tmo_ns > iomux_now_ns() - t0 ? tmo_ns - (iomux_now_ns() - t0) : 0;
+		if (iomux_rings_gen() != gen) {
+			pthread_mutex_lock(&ep->mtx);
+			gen = load_rings(ep, &rs);
+			pthread_mutex_unlock(&ep->mtx);
+		}
 	}
 	iomux_call_start(&c, tmo_ns, mask);
 	/* Whatever the rings hold now is part of the first answer (timeout 0 too). */
@@ -243,8 +258,14 @@ spin:
 		int64_t t0;
 
 		__atomic_add_fetch(&ep->sleepers, 1, __ATOMIC_ACQ_REL);
-		if (!epfd_rd_empty(ep)) {
+		if (!epfd_rd_empty(ep) || iomux_rings_gen() != gen) {
 			__atomic_sub_fetch(&ep->sleepers, 1, __ATOMIC_ACQ_REL);
+			if (iomux_rings_gen() != gen) {
+				/* An item gained rings: spin and sleep on them too. */
+				pthread_mutex_lock(&ep->mtx);
+				gen = load_rings(ep, &rs);
+				pthread_mutex_unlock(&ep->mtx);
+			}
 			continue;
 		}
 		sigfillset(&all);
@@ -271,6 +292,11 @@ spin:
 		c.slept = true;
 		if (k < 0)
 			break;
+		if (iomux_rings_gen() != gen) {
+			pthread_mutex_lock(&ep->mtx);
+			gen = load_rings(ep, &rs);
+			pthread_mutex_unlock(&ep->mtx);
+		}
 		if (rs.n)
 			iomux_rings_poll(&rs);
 		kernel_fresh = true;

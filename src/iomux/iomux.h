@@ -103,12 +103,15 @@ static inline void shim_waiter_init(struct shim_waiter *w, shim_wake_fn fn, bool
 	w->prev = w;		/* self: not on any queue */
 	w->exclusive = exclusive;
 }
-/* Objects that have rings now (shim_fd_rings_changed): 0 means every descriptor of
- * the process is a kernel fd as far as select/poll/epoll are concerned. */
+/* Objects that have rings now (shim_fd_rings_changed), and whether any object that
+ * may gain rings was ever created (shim_fd_may_gain_rings): when neither, every
+ * descriptor of the process is a kernel fd as far as select/poll/epoll are concerned. */
 extern int iomux_nr_offloaded;
+extern bool iomux_watch_all;
 static inline bool iomux_any_offloaded(void)
 {
-	return __atomic_load_n(&iomux_nr_offloaded, __ATOMIC_RELAXED) > 0;
+	return __atomic_load_n(&iomux_nr_offloaded, __ATOMIC_RELAXED) > 0 ||
+	       __atomic_load_n(&iomux_watch_all, __ATOMIC_RELAXED);
 }
 /* Generation of every object's ring set: bumped by shim_fd_rings_changed(). */
 unsigned iomux_rings_gen(void);
@@ -124,6 +127,9 @@ static inline bool iomux_is_user(const struct shim_fd *f)
  * instance holding one): only these make a call leave the kernel's own path. A
  * socket that is not offloaded says no more than its kernel fd. */
 bool iomux_offloaded(struct shim_fd *f);
+/* True when a select/poll caller must watch f: it has rings, or may gain them while
+ * the caller sleeps (then its wait queue says so, SHIM_WAKE_RINGS). */
+bool iomux_watched(struct shim_fd *f);
 
 /* Process-wide select/poll stats blocks (opened on first use). */
 struct shim_iomux_stats *iomux_stats_poll(void);
@@ -135,6 +141,8 @@ struct shim_iomux_stats *iomux_stats_select(void);
 struct iomux_pent {
 	int idx;
 	struct shim_fd *f;
+	bool rings;	/* had rings when the call last collected them: else its
+			 * kernel fd tells everything */
 };
 int iomux_poll_mixed(struct pollfd *fds, unsigned nfds, struct iomux_pent *offl, int noffl,
 		     int64_t tmo_ns, const sigset_t *mask, struct shim_iomux_stats *st,

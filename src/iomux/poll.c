@@ -34,7 +34,7 @@ int iomux_poll_scan(struct pollfd *fds, unsigned nfds, struct iomux_pent *inl, i
 		f = fdt_get(fd);
 		if (!f)
 			continue;
-		if (!iomux_offloaded(f)) {
+		if (!iomux_watched(f)) {
 			fd_put(f);
 			continue;
 		}
@@ -114,7 +114,8 @@ static int user_pass(struct pollfd *fds, struct iomux_pent *offl, int noffl, uns
 		struct shim_fd *f = offl[k].f;
 		unsigned want = (unsigned)fds[offl[k].idx].events | POLLERR | POLLHUP;
 
-		uev[k] = f->ops->poll_ready(f, want) & want;
+		/* A socket without rings says no more than its kernel fd. */
+		uev[k] = offl[k].rings ? f->ops->poll_ready(f, want) & want : 0;
 		if (uev[k])
 			n++;
 	}
@@ -141,9 +142,10 @@ static void count_stats(struct shim_iomux_stats *st, const struct pollfd *fds, u
 }
 
 /* Sleep in the kernel on fds[] plus the rings' wake fds and the thread's eventfd.
- * Kernel revents land in fds[]. 0, or -errno (-EINTR for a signal). */
+ * Kernel revents land in fds[]. 0, or -errno (-EINTR for a signal, -EAGAIN without
+ * sleeping when a ring set changed since rs was collected at generation gen). */
 static int sleep_kernel(struct iomux_call *c, struct pollfd *fds, unsigned nfds,
-			struct iomux_pent *offl, int noffl, struct iomux_rings *rs)
+			struct iomux_pent *offl, int noffl, struct iomux_rings *rs, unsigned gen)
 {
 	struct pollfd kinl[64], *k = kinl;
 	struct sleep_waiter winl[PENT_INLINE], *w = winl;
@@ -182,6 +184,12 @@ static int sleep_kernel(struct iomux_call *c, struct pollfd *fds, unsigned nfds,
 		err = -EINTR;
 		goto out_unmask;
 	}
+	/* A socket that gained rings before our waiter was on its queue was not able
+	 * to wake us: look again instead of sleeping without its rings. */
+	if (iomux_rings_gen() != gen) {
+		err = -EAGAIN;
+		goto out_unmask;
+	}
 	tsp = iomux_ns_to_ts(iomux_left_ns(c), &ts);
 	t0 = iomux_now_ns();
 	r = sys_ppoll(k, total, tsp, &cur);
@@ -193,7 +201,9 @@ out_unmask:
 	pthread_sigmask(SIG_SETMASK, &cur, NULL);
 	for (int i = 0; i < noffl; i++)
 		shim_waitq_del(&offl[i].f->wq, &w[i].w);
-	if (!err) {
+	if (err == -EAGAIN) {
+		iomux_thread_efd_drain(efd);
+	} else if (!err) {
 		for (unsigned i = 0; i < nfds; i++)
 			fds[i].revents = k[i].revents;
 		for (int i = 0; i < rs->n; i++)
@@ -209,6 +219,21 @@ out_unmask:
 	return err;
 }
 
+/* The rings of the watched sockets, and the generation they were collected at. */
+static int collect_rings(struct iomux_rings *rs, struct iomux_pent *offl, int noffl, unsigned *gen)
+{
+	int r;
+
+	*gen = iomux_rings_gen();
+	iomux_rings_clear(rs);
+	for (int k = 0; k < noffl; k++) {
+		if ((r = iomux_rings_add_fd(rs, offl[k].f)) < 0)
+			return r;
+		offl[k].rings = r > 0;
+	}
+	return 0;
+}
+
 int iomux_poll_mixed(struct pollfd *fds, unsigned nfds, struct iomux_pent *offl, int noffl,
 		     int64_t tmo_ns, const sigset_t *mask, struct shim_iomux_stats *st,
 		     bool select_rules)
@@ -218,23 +243,15 @@ int iomux_poll_mixed(struct pollfd *fds, unsigned nfds, struct iomux_pent *offl,
 	unsigned uinl[PENT_INLINE], *uev = uinl;
 	bool kernel_fresh = false;
 	int r = 0, arm_retries = 0;
+	unsigned gen;
 
 	if (noffl > PENT_INLINE && !(uev = malloc(sizeof(*uev) * (size_t)noffl)))
 		return -ENOMEM;
 	iomux_rings_init(&rs);
-	for (int k = 0; k < noffl; k++)
-		if ((r = iomux_rings_add_fd(&rs, offl[k].f)) < 0)
-			goto out_free;
-	if (!rs.n && !user_pass(fds, offl, noffl, uev)) {
-		/* Nothing to spin on and nothing ready in user space (sockets that are
-		 * not offloaded, instances of kernel fds only): the kernel's own call. */
-		struct timespec ts;
-
-		r = sys_ppoll(fds, nfds, iomux_ns_to_ts(tmo_ns, &ts), mask);
-		if (r < 0)
-			r = -errno;
+	/* Sockets without rings yet take part too: they answer through their kernel
+	 * fd, and their wait queues tell a sleeper when they gain rings. */
+	if ((r = collect_rings(&rs, offl, noffl, &gen)) < 0)
 		goto out_free;
-	}
 	iomux_call_start(&c, tmo_ns, mask);
 	if (st)
 		STAT_MAX_MT(st, fds_max, nfds);
@@ -283,7 +300,17 @@ int iomux_poll_mixed(struct pollfd *fds, unsigned nfds, struct iomux_pent *offl,
 			continue;
 		}
 		arm_retries = 0;
-		r = sleep_kernel(&c, fds, nfds, offl, noffl, &rs);
+		r = sleep_kernel(&c, fds, nfds, offl, noffl, &rs, gen);
+		if (r == -EAGAIN || (r == 0 && iomux_rings_gen() != gen)) {
+			int e = collect_rings(&rs, offl, noffl, &gen);
+
+			if (e < 0) {
+				r = e;
+				break;
+			}
+		}
+		if (r == -EAGAIN)
+			continue;
 		if (r < 0)
 			break;
 		if (rs.n)

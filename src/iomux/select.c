@@ -19,7 +19,8 @@ static unsigned long set_word(const fd_set *s, int i)
 	return s ? ((const unsigned long *)s->fds_bits)[i] : 0;
 }
 
-/* Is any fd of the sets an object that answers in user space? */
+/* Is any fd of the sets an object that answers in user space, now or once it gains
+ * rings? */
 static bool any_offloaded(int nfds, const fd_set *r, const fd_set *w, const fd_set *e)
 {
 	for (int i = 0; i * WORD_BITS < nfds; i++) {
@@ -36,7 +37,7 @@ static bool any_offloaded(int nfds, const fd_set *r, const fd_set *w, const fd_s
 			if (!(v & ~FDT_BITS))
 				continue;
 			struct shim_fd *f = fdt_get(fd);
-			bool user = f && iomux_offloaded(f);
+			bool user = f && iomux_watched(f);
 
 			fd_put(f);
 			if (user)

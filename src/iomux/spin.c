@@ -265,6 +265,11 @@ bool iomux_offloaded(struct shim_fd *f)
 	return iomux_is_user(f) && f->ops->rx_rings && f->ops->rx_rings(f, buf, 1) > 0;
 }
 
+bool iomux_watched(struct shim_fd *f)
+{
+	return iomux_is_user(f) && f->ops->rx_rings;
+}
+
 /* --- the thread's wake eventfd ------------------------------------------------- */
 static pthread_key_t efd_key;
 static pthread_once_t efd_once = PTHREAD_ONCE_INIT;

@@ -9,6 +9,7 @@
 
 static unsigned rings_gen;
 int iomux_nr_offloaded;
+bool iomux_watch_all;
 
 static void wq_lock(struct shim_waitq *q)
 {
@@ -103,6 +104,16 @@ void shim_fd_rings_changed(struct shim_fd *f)
 	if (__atomic_exchange_n(&f->has_rings, now, __ATOMIC_ACQ_REL) != now)
 		__atomic_add_fetch(&iomux_nr_offloaded, now ? 1 : -1, __ATOMIC_RELEASE);
 	__atomic_add_fetch(&rings_gen, 1, __ATOMIC_RELEASE);
+	/* After the new generation is visible: a sleeper that wakes sees it and
+	 * collects the new rings; one that is about to sleep compares generations. */
+	shim_fd_wake(f, SHIM_WAKE_RINGS);
+}
+
+void shim_fd_may_gain_rings(const struct shim_fd *f)
+{
+	if (f->ops && f->ops->rx_rings && f->ops->poll_ready &&
+	    !__atomic_load_n(&iomux_watch_all, __ATOMIC_RELAXED))
+		__atomic_store_n(&iomux_watch_all, true, __ATOMIC_RELEASE);
 }
 
 void iomux_rings_gen_bump(void)

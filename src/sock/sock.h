@@ -37,6 +37,9 @@ struct shim_waitq {
 };
 /* Extra event bit for shim_fd_wake(): the object is being closed; waiters drop it. */
 #define SHIM_WAKE_CLOSE 0x80000000u
+/* Extra event bit: the object's ring set changed (shim_fd_rings_changed); a caller
+ * sleeping over it looks at its set again, to spin and sleep on the new rings. */
+#define SHIM_WAKE_RINGS 0x40000000u
 
 struct fd_ops {
 	const char *name;
@@ -104,6 +107,10 @@ static inline void shim_fd_wake(struct shim_fd *f, unsigned events)
  * at close): call it after the change. While no object in the process has rings,
  * select/poll/epoll_wait are the kernel's calls without even a scan of their sets. */
 void shim_fd_rings_changed(struct shim_fd *f);
+/* A new object that may gain rings later (it has an rx_rings op) entered the fd
+ * table: from now on select/poll/epoll_wait watch such objects even before they
+ * have rings, so a thread already asleep over one is woken when it gains them. */
+void shim_fd_may_gain_rings(const struct shim_fd *f);
 
 /* Factories, called by socket() for AF_INET sockets after the kernel socket exists.
  * They return the object to install, or NULL to leave the fd as plain pass-through.

@@ -3,6 +3,8 @@
 # process still dies of SIGSEGV; the application's own SIGSEGV handler still runs; the
 # application sees the default action in queries, as without the library.
 P=$SHIM_BUILD/tests/integ/segv
+# A sanitized build: AddressSanitizer must leave SIGSEGV to the application and libshim.
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}handle_segv=0"
 log=$(mktemp /tmp/shim-segv.XXXXXX)
 trap 'rm -f "$log"' EXIT
 plain=$(ulimit -c 0; $P); plain_rc=$?

@@ -237,6 +237,20 @@ run 2 "$T" explain --role tcp_client --remote;			has err "--remote needs a value
 run 0 "$T" explain --role tcp_server --local 0.0.0.0:80 --remote 1.1.1.1:1 "$F"
 has err "note: tcp_server rules look at the local address only"
 
+# A tool, not an application under the library: no start-up banner, no stats segment
+# (in the directory SHIM_STATS_SHMEM_DIR names), no interposer or constructor linked in.
+mkdir -p "$D/shm"
+run 0 env SHIM_TRACELEVEL=4 SHIM_STATS_SHMEM_DIR="$D/shm" "$T" check "$SRC/config/shim.conf"
+if grep -q 'SHIM' "$D/out" "$D/err"; then
+	echo "FAIL: shim_rules printed the library's log:"; grep SHIM "$D/out" "$D/err" | head -3
+	fails=$((fails + 1))
+fi
+[ -z "$(ls -A "$D/shm")" ] || { echo "FAIL: shim_rules created $(ls "$D/shm")"; fails=$((fails + 1)); }
+if command -v nm >/dev/null; then
+	linked=$(nm "$T" | awk '($2 == "T" && $3 ~ /^(socket|close|read|write|sigaction|signal|fork|poll|select|epoll_wait)$/) || $3 == "shim_init" { print $3 }')
+	[ -z "$linked" ] || { echo "FAIL: shim_rules links the interposer: $linked"; fails=$((fails + 1)); }
+fi
+
 if [ $fails -ne 0 ]; then
 	echo "$fails failures"
 	exit 1
