@@ -508,11 +508,12 @@ static unsigned xdp_tx_alloc(struct ring *r, struct shim_pkt **pkts, unsigned n)
 	return got;
 }
 
-static void xdp_tx_flush(struct ring *r)
+static void xdp_tx_kick(struct ring *r)
 {
 	struct xring *x = xr_of(r);
 	struct xq *q = &x->q[0];
 
+	ring_tx_kicked(r);
 	if (!x->tx_pending)
 		return;
 	x->tx_pending = 0;
@@ -529,6 +530,20 @@ static void xdp_tx_flush(struct ring *r)
 	}
 }
 
+/* Kick now, or leave it to ring_kick.c while a streaming sender fills the batch
+ * (never when the TX ring is full: the kernel must make room). */
+static void xdp_tx_flush(struct ring *r)
+{
+	struct xring *x = xr_of(r);
+
+	if (!x->tx_pending)
+		return;
+	if (r->cfg.tx_kick_batch > 1 && x->tx_pending < r->cfg.tx_kick_batch &&
+	    xsk_prod_nb_free(&x->q[0].tx, 1) && ring_tx_defer(r))
+		return;
+	xdp_tx_kick(r);
+}
+
 static unsigned xdp_tx_burst(struct ring *r, struct shim_pkt **pkts, unsigned n)
 {
 	struct xring *x = xr_of(r);
@@ -538,7 +553,7 @@ static unsigned xdp_tx_burst(struct ring *r, struct shim_pkt **pkts, unsigned n)
 
 	room = xsk_prod_nb_free(&q->tx, n);
 	if (room < n) {
-		xdp_tx_flush(r);
+		xdp_tx_kick(r);
 		xdp_tx_reap(r);
 		room = xsk_prod_nb_free(&q->tx, n);
 	}
@@ -650,6 +665,7 @@ const struct ring_ops ring_xdp_ops = {
 	.tx_alloc = xdp_tx_alloc,
 	.tx_burst = xdp_tx_burst,
 	.tx_flush = xdp_tx_flush,
+	.tx_kick = xdp_tx_kick,
 	.tx_reap = xdp_tx_reap,
 	.arm = xdp_arm,
 	.flow_add = xdp_flow_add,
