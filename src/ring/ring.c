@@ -55,6 +55,7 @@ void ring_config_default(struct ring_config *c)
 	c->limit_per_if = 0;
 	c->first_queue = -1;
 	c->nqueues = 0;
+	c->refill_batch = 16;
 	c->tx_kick_batch = 1;
 	c->tx_kick_usec = 50;
 }
@@ -108,6 +109,7 @@ void ring_config_from_params(struct ring_config *c)
 	c->logic_rx = logic_of(p->ring_allocation_logic_rx);
 	c->logic_tx = logic_of(p->ring_allocation_logic_tx);
 	c->limit_per_if = (int)p->ring_limit_per_interface;
+	c->refill_batch = clamp_u32(p->rx_wre_batching, 1, 1u << 16);
 	c->tx_kick_batch = clamp_u32(p->tx_kick_batch, 1, 1u << 16);
 	c->tx_kick_usec = clamp_u32(p->tx_kick_usec, 1, 1000000);
 }

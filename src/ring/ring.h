@@ -57,6 +57,7 @@ struct ring_config {
 	int limit_per_if;	/* SHIM_RING_LIMIT_PER_INTERFACE, 0 = no limit */
 	int first_queue;	/* first queue covered; -1 = all queues of the interface */
 	int nqueues;		/* queues covered from first_queue; 0 = all */
+	uint32_t refill_batch;	/* SHIM_RX_WRE_BATCHING: RX buffers posted per refill */
 	uint32_t tx_kick_batch;	/* SHIM_TX_KICK_BATCH: frames per TX kick (1 = every send) */
 	uint32_t tx_kick_usec;	/* SHIM_TX_KICK_USEC: longest a deferred kick waits */
 };

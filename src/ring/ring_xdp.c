@@ -349,12 +349,17 @@ static unsigned xdp_refill(struct ring *r)
 	struct xring *x = xr_of(r);
 	unsigned total = 0;
 
+	/* Post in batches of SHIM_RX_WRE_BATCHING (at most a quarter of the ring): each
+	 * post moves the producer index the kernel reads on another core. */
+	uint32_t batch = r->cfg.refill_batch < x->fill_size / 4 ? r->cfg.refill_batch :
+			 x->fill_size / 4;
+
 	pkt_pool_drain(&x->rxp);
 	for (unsigned i = 0; i < x->nq && x->rxp.nfree; i++) {
 		struct xq *q = &x->q[i];
 		uint32_t room = x->fill_size - q->posted, n, idx;
 
-		if (room < 16 && q->posted)
+		if (room < batch && q->posted)
 			continue;	/* batch small refills */
 		n = room < x->rxp.nfree ? room : x->rxp.nfree;
 		n = xsk_prod_nb_free(&q->fill, n) < n ? xsk_prod_nb_free(&q->fill, n) : n;
