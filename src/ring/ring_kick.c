@@ -2,10 +2,11 @@
  * system call per send (AF_XDP copy mode), a streaming sender lets several sends
  * share one kick (SHIM_TX_KICK_BATCH). This file decides when a kick may wait and
  * makes sure it never waits long: deferred kicks are done by any ring poll or arm
- * of the process, at ring close, and by a 1 ms internal-thread task that exists only
+ * of the process, at socket and ring close, at exit, and by a 1 ms internal-thread task that exists only
  * while kicks are being deferred. */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <time.h>
 
 #include "core/internal_thread.h"
@@ -128,4 +129,15 @@ void ring_kick_deferred_slow(bool wait)
 		ring_for_each(kick_one, NULL);
 	else
 		ring_for_each_try(kick_one, NULL);
+}
+
+/* At exit the kernel closes the XSKs with whatever sits unkicked in their TX rings:
+ * push it first. Bounded: a registry held by a thread that never lets go is left. */
+__attribute__((destructor)) static void kick_at_exit(void)
+{
+	for (int i = 0; i < 1000 && __atomic_load_n(&ring_kicks_deferred, __ATOMIC_SEQ_CST); i++) {
+		if (ring_for_each_try(kick_one, NULL))
+			break;
+		sched_yield();
+	}
 }
