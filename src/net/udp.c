@@ -221,7 +221,10 @@ int udp_tx_ring(struct ring *r, const struct net_tmpl *t, unsigned mtu, const st
 	got = ring_tx_alloc(r, pk, d.nframes);
 	if (got < d.nframes) {
 		/* Frames queued by a batch but not yet pushed hold buffers too. */
-		r->ops->tx_flush(r);
+		if (r->ops->tx_kick)
+			r->ops->tx_kick(r);
+		else
+			r->ops->tx_flush(r);
 		ring_tx_reap(r);
 		got += ring_tx_alloc(r, pk + got, d.nframes - got);
 	}

@@ -55,6 +55,9 @@ void ring_config_default(struct ring_config *c)
 	c->limit_per_if = 0;
 	c->first_queue = -1;
 	c->nqueues = 0;
+	c->refill_batch = 16;
+	c->tx_kick_batch = 1;
+	c->tx_kick_usec = 50;
 }
 
 void ring_set_config(const struct ring_config *c)
@@ -106,6 +109,9 @@ void ring_config_from_params(struct ring_config *c)
 	c->logic_rx = logic_of(p->ring_allocation_logic_rx);
 	c->logic_tx = logic_of(p->ring_allocation_logic_tx);
 	c->limit_per_if = (int)p->ring_limit_per_interface;
+	c->refill_batch = clamp_u32(p->rx_wre_batching, 1, 1u << 16);
+	c->tx_kick_batch = clamp_u32(p->tx_kick_batch, 1, 1u << 16);
+	c->tx_kick_usec = clamp_u32(p->tx_kick_usec, 1, 1000000);
 }
 
 static const struct ring_config *reg_config(void)
@@ -215,6 +221,11 @@ void ring_close(struct ring *r)
 	/* Steering first, so the kernel gets the flows back before the sockets go. */
 	ring_flow_table_clear(r, r->flows);
 	ring_stats_detach(r);
+	if (r->kick_deferred && r->ops->tx_kick && !r->forked) {	/* nothing queued is left behind */
+		ring_tx_lock(r);
+		r->ops->tx_kick(r);
+		ring_tx_unlock(r);
+	}
 	r->ops->close(r);
 	ring_flow_table_free(r->flows);
 	pthread_spin_destroy(&r->rx_lock);
@@ -354,6 +365,7 @@ int ring_get(int ifindex, enum ring_dir dir, int fd, struct ring **out)
 	clear_dead(ifindex);
 	r->owner_key = key;
 	r->next = rings;
+	r->registered = true;
 	rings = r;
 found:
 	r->refcnt++;
@@ -429,6 +441,7 @@ void ring_registry_atfork_child(void)
 		ring_close(list);
 		list = next;
 	}
+	__atomic_store_n(&ring_kicks_deferred, 0, __ATOMIC_RELAXED);
 }
 
 uint64_t ring_not_offloaded(void)
@@ -442,6 +455,16 @@ void ring_for_each(void (*fn)(struct ring *r, void *arg), void *arg)
 	for (struct ring *r = rings; r; r = r->next)
 		fn(r, arg);
 	pthread_mutex_unlock(&reg_lock);
+}
+
+bool ring_for_each_try(void (*fn)(struct ring *r, void *arg), void *arg)
+{
+	if (pthread_mutex_trylock(&reg_lock) != 0)
+		return false;
+	for (struct ring *r = rings; r; r = r->next)
+		fn(r, arg);
+	pthread_mutex_unlock(&reg_lock);
+	return true;
 }
 
 /* --- flows and demux ------------------------------------------------------------ */
@@ -541,6 +564,7 @@ int ring_poll(struct ring *r, unsigned budget)
 	struct shim_pkt *pkts[RING_BATCH_MAX];
 	unsigned n, want = budget && budget < r->cfg.batch ? budget : r->cfg.batch;
 
+	ring_kick_deferred(false);
 	if (!ring_rx_trylock(r))
 		return -EBUSY;
 	n = r->ops->rx_burst(r, pkts, want);
@@ -566,6 +590,7 @@ int ring_arm(struct ring *r)
 {
 	int rc;
 
+	ring_kick_deferred(true);	/* about to sleep: nothing of ours may wait on us */
 	if (!ring_rx_trylock(r))
 		return -EAGAIN;
 	rc = r->ops->arm(r);

@@ -57,6 +57,9 @@ struct ring_config {
 	int limit_per_if;	/* SHIM_RING_LIMIT_PER_INTERFACE, 0 = no limit */
 	int first_queue;	/* first queue covered; -1 = all queues of the interface */
 	int nqueues;		/* queues covered from first_queue; 0 = all */
+	uint32_t refill_batch;	/* SHIM_RX_WRE_BATCHING: RX buffers posted per refill */
+	uint32_t tx_kick_batch;	/* SHIM_TX_KICK_BATCH: frames per TX kick (1 = every send) */
+	uint32_t tx_kick_usec;	/* SHIM_TX_KICK_USEC: longest a deferred kick waits */
 };
 
 /* Flow keys. Addresses and ports in network byte order. */
@@ -120,8 +123,12 @@ struct ring_ops {
 	/* tx lock held. Queue the frames for sending; takes all n: frames that cannot
 	 * be queued are freed and counted in tx_drops. Returns how many were queued. */
 	unsigned (*tx_burst)(struct ring *r, struct shim_pkt **pkts, unsigned n);
-	/* tx lock held. Push queued frames to the wire (kick when needed). */
+	/* tx lock held. Push queued frames to the wire (kick when needed). With
+	 * cfg.tx_kick_batch > 1 the kick may be deferred (ring_tx_defer()). */
 	void (*tx_flush)(struct ring *r);
+	/* tx lock held. Push queued frames now, whatever the batching; NULL when
+	 * tx_flush never defers. */
+	void (*tx_kick)(struct ring *r);
 	/* tx lock held. Return completed TX buffers to the pool; returns how many. */
 	unsigned (*tx_reap)(struct ring *r);
 	/* rx lock held. Prepare to sleep on the wake fd: 0 if nothing is pending, or
@@ -159,6 +166,10 @@ struct ring {
 	int nflows;
 	unsigned long owner_key;	/* allocation key (fd, tid or cpu) */
 	bool forked;			/* inherited through fork(): release, touch nothing shared */
+	bool registered;		/* in the registry (deferred kicks need it) */
+	bool kick_deferred;		/* frames queued, kick deferred (tx lock; racy reads) */
+	uint64_t kick_first_ns;		/* when the deferred kick's first frame was queued */
+	uint64_t kick_last_ns;		/* last kick (streaming senders defer the next) */
 	int stats_index;		/* slot in the stats segment (socket.ring), -1 none */
 	void *pub;			/* stats segment blocks (ring_stats.c) */
 	struct ring_stats stats;
@@ -204,6 +215,28 @@ static inline void ring_tx_flush(struct ring *r)
 {
 	r->ops->tx_flush(r);
 }
+/* TX kick batching (SHIM_TX_KICK_BATCH > 1). A backend whose kick is a system call
+ * (AF_XDP copy mode: sendto() on the XSK) asks, from tx_flush, whether it may leave
+ * the kick for later: yes while the sender is streaming (its last kick was under
+ * cfg.tx_kick_usec ago) and the oldest unkicked frame is younger than that. A
+ * deferred kick is done by the next send that fills the batch or passes the
+ * deadline, by the next ring poll or arm (any receive, poll, select or epoll call
+ * of the process), at ring close, and by the internal thread within about 1 ms
+ * (the bound for a sender that goes quiet). tx lock held. */
+bool ring_tx_defer(struct ring *r);
+/* The backend kicked (tx lock held): clears the deferred state. */
+void ring_tx_kicked(struct ring *r);
+/* Do every deferred kick of the process (rings whose tx lock is busy are left to
+ * their sender). wait: wait for the registry lock instead of giving up (not on a
+ * path that holds it). Cheap when nothing is deferred. */
+void ring_kick_deferred_slow(bool wait);
+extern int ring_kicks_deferred;
+static inline void ring_kick_deferred(bool wait)
+{
+	if (__atomic_load_n(&ring_kicks_deferred, __ATOMIC_RELAXED))
+		ring_kick_deferred_slow(wait);
+}
+
 /* Reap completions; returns buffers returned to the pool. */
 static inline unsigned ring_tx_reap(struct ring *r)
 {
@@ -239,6 +272,8 @@ void ring_registry_atfork_child(void);
 uint64_t ring_not_offloaded(void);
 /* Call fn for every open ring (stats publishing), under the registry mutex. */
 void ring_for_each(void (*fn)(struct ring *r, void *arg), void *arg);
+/* The same unless the registry is busy (then false, nothing called): data paths. */
+bool ring_for_each_try(void (*fn)(struct ring *r, void *arg), void *arg);
 
 /* Attach a sink to a flow of r: matching frames are redirected to the ring and
  * handed to rx (which takes them). Several sinks may share one key: each gets a

@@ -358,12 +358,17 @@ static unsigned xdp_refill(struct ring *r)
 	struct xring *x = xr_of(r);
 	unsigned total = 0;
 
+	/* Post in batches of SHIM_RX_WRE_BATCHING (at most a quarter of the ring): each
+	 * post moves the producer index the kernel reads on another core. */
+	uint32_t batch = r->cfg.refill_batch < x->fill_size / 4 ? r->cfg.refill_batch :
+			 x->fill_size / 4;
+
 	pkt_pool_drain(&x->rxp);
 	for (unsigned i = 0; i < x->nq && x->rxp.nfree; i++) {
 		struct xq *q = &x->q[i];
 		uint32_t room = x->fill_size - q->posted, n, idx;
 
-		if (room < 16 && q->posted)
+		if (room < batch && q->posted)
 			continue;	/* batch small refills */
 		n = room < x->rxp.nfree ? room : x->rxp.nfree;
 		n = xsk_prod_nb_free(&q->fill, n) < n ? xsk_prod_nb_free(&q->fill, n) : n;
@@ -517,11 +522,12 @@ static unsigned xdp_tx_alloc(struct ring *r, struct shim_pkt **pkts, unsigned n)
 	return got;
 }
 
-static void xdp_tx_flush(struct ring *r)
+static void xdp_tx_kick(struct ring *r)
 {
 	struct xring *x = xr_of(r);
 	struct xq *q = &x->q[0];
 
+	ring_tx_kicked(r);
 	if (!x->tx_pending)
 		return;
 	x->tx_pending = 0;
@@ -538,6 +544,20 @@ static void xdp_tx_flush(struct ring *r)
 	}
 }
 
+/* Kick now, or leave it to ring_kick.c while a streaming sender fills the batch
+ * (never when the TX ring is full: the kernel must make room). */
+static void xdp_tx_flush(struct ring *r)
+{
+	struct xring *x = xr_of(r);
+
+	if (!x->tx_pending)
+		return;
+	if (r->cfg.tx_kick_batch > 1 && x->tx_pending < r->cfg.tx_kick_batch &&
+	    xsk_prod_nb_free(&x->q[0].tx, 1) && ring_tx_defer(r))
+		return;
+	xdp_tx_kick(r);
+}
+
 static unsigned xdp_tx_burst(struct ring *r, struct shim_pkt **pkts, unsigned n)
 {
 	struct xring *x = xr_of(r);
@@ -547,7 +567,7 @@ static unsigned xdp_tx_burst(struct ring *r, struct shim_pkt **pkts, unsigned n)
 
 	room = xsk_prod_nb_free(&q->tx, n);
 	if (room < n) {
-		xdp_tx_flush(r);
+		xdp_tx_kick(r);
 		xdp_tx_reap(r);
 		room = xsk_prod_nb_free(&q->tx, n);
 	}
@@ -659,6 +679,7 @@ const struct ring_ops ring_xdp_ops = {
 	.tx_alloc = xdp_tx_alloc,
 	.tx_burst = xdp_tx_burst,
 	.tx_flush = xdp_tx_flush,
+	.tx_kick = xdp_tx_kick,
 	.tx_reap = xdp_tx_reap,
 	.arm = xdp_arm,
 	.flow_add = xdp_flow_add,

@@ -496,6 +496,7 @@ static int udp_close(struct shim_fd *f)
 	rx_detach(s);
 	pthread_mutex_unlock(&s->lock);
 	udp_sock_flush_queue(s);
+	ring_kick_deferred(true);	/* what it sent goes out now, not at the next tick */
 	shim_fd_wake(f, SHIM_WAKE_CLOSE);
 	return 0;
 }
@@ -752,7 +753,6 @@ struct shim_fd *udp_sock_new(int fd, int type, int protocol)
 	s->st = stats_sock_open(fd, AF_INET, s->base.type, IPPROTO_UDP);
 	STAT_SET(s->st, ring, ~0ull);
 	STAT_SET(s->st, blocking, !s->base.nonblock);
-	STAT_INC_MT(stats_global(), sockets_created);
 	update_q_limit(s);
 	return &s->base;
 }

@@ -6,12 +6,19 @@
 # issue's targets (ping-pong p50 <= 0.6x, p99.9 <= 0.25x, throughput >= 2.5x).
 # Not a pass/fail test. contrib/demo.sh runs it for `make demo`.
 #   tests/bench/udp_sockperf.sh [BUILD_DIR] [-r ROUNDS] [-t SECONDS] [-m BYTES] [-P]
+#                               [-o pp|tp] [-e VAR=VALUE]... [-T VAR=VALUE|none]
+# -o runs only ping-pong or only throughput; -e adds a SHIM_* setting to every libshim
+# run (both sides); -T replaces the setting of the libshim throughput runs only, by
+# default SHIM_SPEC=throughput (what a packet-rate user sets: it batches TX kicks,
+# see SHIM_TX_KICK_BATCH); -T none runs them with the defaults. Ping-pong always runs
+# with the defaults (plus -e).
 # The server is pinned to the last CPU and the client to the first (both for the
 # kernel and for libshim), so two busy-polling processes never share a core; -P
 # leaves placement to the scheduler.
 set -u
 B=build
-ROUNDS=3 SECS=3 SIZE=64 PIN=1
+ROUNDS=3 SECS=3 SIZE=64 PIN=1 ONLY=
+SHIM_ENV=() TP_ENV=(SHIM_SPEC=throughput)
 [ $# -gt 0 ] && [ "${1#-}" = "$1" ] && { B=$1; shift; }
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -19,7 +26,10 @@ while [ $# -gt 0 ]; do
 	-t) SECS=$2; shift 2 ;;
 	-m) SIZE=$2; shift 2 ;;
 	-P) PIN=0; shift ;;
-	*) echo "usage: $0 [BUILD_DIR] [-r ROUNDS] [-t SECONDS] [-m BYTES] [-P]"; exit 2 ;;
+	-o) ONLY=$2; shift 2 ;;
+	-e) SHIM_ENV+=("$2"); shift 2 ;;
+	-T) TP_ENV=(); [ "$2" != none ] && TP_ENV=("$2"); shift 2 ;;
+	*) echo "usage: $0 [BUILD_DIR] [-r ROUNDS] [-t SECONDS] [-m BYTES] [-P] [-o pp|tp] [-e VAR=VALUE]... [-T VAR=VALUE|none]"; exit 2 ;;
 	esac
 done
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
@@ -45,7 +55,8 @@ trap 'exit 130' INT TERM
 one() {
 	local mode=$1 test=$2 pre=() port=$((11000 + RANDOM % 1000)) out=$DIR/$1.$2.$3
 	local pin_s=() pin_c=()
-	[ "$mode" = shim ] && pre=(LD_PRELOAD="$LIB")
+	[ "$mode" = shim ] && pre=(LD_PRELOAD="$LIB" "${SHIM_ENV[@]}")
+	[ "$mode" = shim ] && [ "$test" = tp ] && pre+=("${TP_ENV[@]}")
 	if [ "$PIN" = 1 ] && command -v taskset >/dev/null; then
 		pin_s=(taskset -c $(($(nproc) - 1)))
 		pin_c=(taskset -c 0)
@@ -71,10 +82,11 @@ echo "machine: $(nproc) cores; under libshim each sockperf process busy-polls, s
 echo "use both cores (client on CPU 0, server on CPU $(($(nproc) - 1)) unless -P): figures are noisy,"
 echo "compare the ratios of this one run"
 echo "$ROUNDS rounds x ${SECS} s per test, kernel and libshim interleaved; medians over the rounds"
+echo "libshim settings: ping-pong ${SHIM_ENV[*]:-defaults}; throughput ${SHIM_ENV[*]} ${TP_ENV[*]:-defaults}"
 for r in $(seq "$ROUNDS"); do
 	for mode in kernel shim; do
-		one $mode pp $r
-		one $mode tp $r
+		[ "$ONLY" != tp ] && one $mode pp $r
+		[ "$ONLY" != pp ] && one $mode tp $r
 	done
 	printf '  round %d/%d done\n' "$r" "$ROUNDS" >&2
 done
