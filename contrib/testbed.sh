@@ -40,6 +40,9 @@ check() {
 
 up() {
 	local name=$1 queues=1 neigh=0
+	case $name in
+	''|-*|*[!A-Za-z0-9_.]*) die "up: bad testbed name '$name' (letters, digits, _ and . only; options follow the name)" ;;
+	esac
 	shift
 	while [ $# -gt 0 ]; do
 		case $1 in
