@@ -32,8 +32,12 @@ struct app_action {
 };
 
 static struct app_action app_act[NSIG];
-/* Deliveries: low 32 bits any handled signal, high 32 bits those without SA_RESTART. */
-static uint64_t sig_gen;
+/* Deliveries to this thread: low 32 bits any handled signal, high 32 bits those
+ * without SA_RESTART. Per thread, because the kernel interrupts only the call of the
+ * thread that takes the signal, and only after its handler ran: the handler runs on
+ * that thread before its wait loop looks again. Initial-exec TLS: the library is
+ * loaded at start-up and the trampoline must not allocate. */
+static __thread uint64_t sig_gen __attribute__((tls_model("initial-exec")));
 static int sig_lock;
 /* Signals the library handles itself (SIGINT, SIGSEGV), whatever the application's
  * action is; set once at start-up. */
@@ -42,7 +46,7 @@ static int segv_reported;
 
 uint64_t shim_signal_snapshot(void)
 {
-	return __atomic_load_n(&sig_gen, __ATOMIC_ACQUIRE);
+	return __atomic_load_n(&sig_gen, __ATOMIC_RELAXED);
 }
 
 bool shim_signal_arrived(uint64_t snap)
@@ -114,7 +118,7 @@ static void trampoline(int sig, siginfo_t *info, void *ctx)
 	void *fn = __atomic_load_n(&a->fn, __ATOMIC_ACQUIRE);
 	int flags = __atomic_load_n(&a->flags, __ATOMIC_ACQUIRE);
 
-	__atomic_add_fetch(&sig_gen, (flags & SA_RESTART) ? 1 : 1 | (1ULL << 32), __ATOMIC_RELEASE);
+	__atomic_add_fetch(&sig_gen, (flags & SA_RESTART) ? 1 : 1 | (1ULL << 32), __ATOMIC_RELAXED);
 	/* Only a fault that is about to kill: runtimes with their own SIGSEGV handler
 	 * take (and survive) faults on purpose. */
 	if (sig == SIGSEGV && owned[SIGSEGV] && !is_function(fn) && fn != (void *)SIG_IGN)
