@@ -515,9 +515,14 @@ static int tcp_sock_close(struct shim_fd *f)
  * would die with the process (the kernel would have finished them, and a peer that
  * lost our FIN would wait for it forever). Give them at most EXIT_DRAIN_MS. */
 #define EXIT_DRAIN_MS 2000
+/* A connection in FIN_WAIT_2 is done on our side, but a peer that answers our FIN with
+ * its own a moment later should get an ACK, not the kernel's RST for a port nobody
+ * holds any more: wait that much longer for it (most peers close on EOF at once). */
+#define EXIT_FIN_WAIT2_MS 300
 __attribute__((destructor)) static void drain_orphans_at_exit(void)
 {
-	uint64_t until = tcp_glue_now_us() + EXIT_DRAIN_MS * 1000ull;
+	uint64_t start = tcp_glue_now_us(), until = start + EXIT_DRAIN_MS * 1000ull;
+	uint64_t fw2_until = start + EXIT_FIN_WAIT2_MS * 1000ull;
 
 	while (tcp_glue_now_us() < until) {
 		struct ring *rings[TCP_SOCK_MAX_RINGS];
@@ -531,7 +536,8 @@ __attribute__((destructor)) static void drain_orphans_at_exit(void)
 			tcp_glue_lock();
 			/* Done once everything, FIN included, is acknowledged. */
 			enum tcp_state st = tcp_state(s->conn);
-			if (st != TCP_ST_CLOSED && st != TCP_ST_TIME_WAIT && st != TCP_ST_FIN_WAIT_2)
+			if (st != TCP_ST_CLOSED && st != TCP_ST_TIME_WAIT &&
+			    (st != TCP_ST_FIN_WAIT_2 || tcp_glue_now_us() < fw2_until))
 				pending = true;
 			tcp_glue_unlock();
 			for (int i = 0; i < s->nrings && nr < TCP_SOCK_MAX_RINGS; i++) {
