@@ -73,13 +73,32 @@ static void update_q_limit(struct udp_sock *s)
 	STAT_SET(s->st, rx_bytes_limit, lim);
 }
 
-static void set_offloaded_stat(struct udp_sock *s)
+static const struct fd_ops udp_ops_rx_kernel;
+
+/* A bound socket whose receive side stayed with the kernel (loopback, rules, no
+ * backend) receives through plain libc calls: its object drops the receive op, so
+ * recv/recvfrom/read cost one table lookup, as for any socket we do not offload. It
+ * gets the op back when rings attach (connect). Unbound sockets keep it: another
+ * thread's first send may give them rings while a receiver waits. */
+static void rx_ops_sync(struct udp_sock *s)
+{
+	bool kernel_rx = s->os_only || (s->bound && !__atomic_load_n(&s->nrx, __ATOMIC_ACQUIRE) &&
+					!__atomic_load_n(&s->q_head, __ATOMIC_ACQUIRE));
+	const struct fd_ops *want = kernel_rx ? &udp_ops_rx_kernel : &udp_ops;
+
+	if (__atomic_load_n(&s->base.ops, __ATOMIC_ACQUIRE) != want)
+		fdt_set_ops(&s->base, want);
+}
+
+/* After every offload decision: the stats and the receive path follow it. */
+static void publish_state(struct udp_sock *s)
 {
 	bool any = s->rx_offloaded;
 	for (int i = 0; i < UDP_DST_CACHE && !any; i++)
 		any = s->dst[i].state == UDP_DST_OFFLOAD;
 	STAT_SET(s->st, offloaded, any);
 	STAT_SET(s->st, ring, s->nrx ? (uint64_t)s->rx_rings[0]->index : ~0ull);
+	rx_ops_sync(s);
 }
 
 static void count_decision(bool offload)
@@ -327,7 +346,7 @@ static int ensure_bound(struct udp_sock *s)
 		return -EADDRNOTAVAIL;
 	if (!s->rx_offloaded && !s->connected)
 		rx_offload_bound(s);
-	set_offloaded_stat(s);
+	publish_state(s);
 	return 0;
 }
 
@@ -343,7 +362,7 @@ static int udp_bind(struct shim_fd *f, const struct sockaddr *addr, socklen_t le
 	refresh_local(s);
 	if (!s->rx_offloaded && !s->connected)
 		rx_offload_bound(s);
-	set_offloaded_stat(s);
+	publish_state(s);
 	pthread_mutex_unlock(&s->lock);
 	return 0;
 }
@@ -380,7 +399,7 @@ static int udp_connect(struct shim_fd *f, const struct sockaddr *addr, socklen_t
 	pthread_mutex_unlock(&s->dst_lock);
 	STAT_SET(s->st, connected_addr, s->raddr);
 	STAT_SET(s->st, connected_port, ntohs(s->rport));
-	set_offloaded_stat(s);
+	publish_state(s);
 	pthread_mutex_unlock(&s->lock);
 	return 0;
 }
@@ -603,7 +622,7 @@ static ssize_t send_one(struct shim_fd *f, const struct msghdr *msg, int flags, 
 	if (__builtin_expect(d->state == UDP_DST_EMPTY || d->daddr != daddr || d->dport != dport, 0)) {
 		dst_resolve(s, d, daddr, dport, true);
 		pthread_mutex_lock(&s->lock);
-		set_offloaded_stat(s);
+		publish_state(s);
 		pthread_mutex_unlock(&s->lock);
 	} else if (__builtin_expect(d->cp_gen != cp_generation() || d->opt_gen != s->opt_gen ||
 				    coarse_ns() - d->checked_ns > DST_RECHECK_NS, 0)) {
@@ -709,23 +728,31 @@ static void udp_atfork_child(struct shim_fd *f)
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_mutex_init(&s->dst_lock, NULL);
 	pthread_spin_init(&s->qlock, PTHREAD_PROCESS_PRIVATE);
+	rx_ops_sync(s);
 }
 
+#define UDP_OPS_COMMON				\
+	.name = "udp",				\
+	.close = udp_close,			\
+	.destroy = udp_destroy,			\
+	.bind = udp_bind,			\
+	.connect = udp_connect,			\
+	.shutdown = udp_shutdown,		\
+	.setsockopt = udp_setsockopt,		\
+	.ioctl = udp_ioctl,			\
+	.sendmsg = udp_sendmsg,			\
+	.sendmmsg = udp_sendmmsg,		\
+	.poll_ready = udp_sock_poll_ready,	\
+	.rx_rings = udp_rx_rings,		\
+	.atfork_child = udp_atfork_child
+
 static const struct fd_ops udp_ops = {
-	.name = "udp",
-	.close = udp_close,
-	.destroy = udp_destroy,
-	.bind = udp_bind,
-	.connect = udp_connect,
-	.shutdown = udp_shutdown,
-	.setsockopt = udp_setsockopt,
-	.ioctl = udp_ioctl,
+	UDP_OPS_COMMON,
 	.recvmsg = udp_sock_recvmsg,
-	.sendmsg = udp_sendmsg,
-	.sendmmsg = udp_sendmmsg,
-	.poll_ready = udp_sock_poll_ready,
-	.rx_rings = udp_rx_rings,
-	.atfork_child = udp_atfork_child,
+};
+
+static const struct fd_ops udp_ops_rx_kernel = {
+	UDP_OPS_COMMON,
 };
 
 struct shim_fd *udp_sock_new(int fd, int type, int protocol)
