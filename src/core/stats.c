@@ -207,7 +207,9 @@ struct shim_sock_stats *stats_sock_open(int fd, int domain, int type, int protoc
 	int i;
 
 	STAT_INC_MT(stats_global(), sockets_created);
-	internal_thread_start();	/* there is something to watch now */
+	/* No internal thread for a socket yet: its first ring starts one. A second thread
+	 * moves glibc to its slower multi-threaded syscall path for the whole process,
+	 * which a program with kernel sockets only must not pay. */
 	i = stats_slot_open(STATS_KIND_SOCKET, fd, label);
 	if (i < 0) {
 		if (i != -ENOSPC)

@@ -139,11 +139,13 @@ static void rx_offload_bound(struct udp_sock *s)
 	struct ring *rings[UDP_MAX_RX_RINGS];
 	int nr = 0;
 
-	if (s->os_only || !s->bound || cp_init())
+	if (s->os_only || !s->bound)
 		return;
 	uint32_t host = ntohl(s->laddr);
 	if ((host >> 24) == 127 || (host >> 28) == 0xe)
 		return;		/* loopback stays with the kernel; multicast is not ours */
+	if (cp_init())		/* only now: the control plane runs a thread of its own */
+		return;
 	if (s->laddr) {
 		int idx = cp_addr_ifindex(s->laddr);
 		bool lo = true;
