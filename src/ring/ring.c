@@ -15,6 +15,7 @@
 
 #include "core/log.h"
 #include "core/params.h"
+#include "core/tid.h"
 #include "ring/ring.h"
 #include "ring/ring_flow.h"
 #include "ring/ring_stats.h"
@@ -250,7 +251,7 @@ static unsigned long alloc_key(int logic, int fd)
 		v = (unsigned long)fd;
 		break;
 	case RING_LOGIC_PER_THREAD:
-		v = (unsigned long)syscall(SYS_gettid);
+		v = (unsigned long)shim_tid();
 		break;
 	case RING_LOGIC_PER_CORE: {
 		int cpu = sched_getcpu();

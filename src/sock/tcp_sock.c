@@ -411,11 +411,11 @@ static void release_conn(struct tcp_sock *s, bool abort)
 
 void tcp_sock_reap(void)
 {
-	uint64_t now;
+	uint64_t now, next = __atomic_load_n(&orphan_next_deadline, __ATOMIC_RELAXED);
 	struct tcp_sock *done = NULL, **pp;
 
 	if (!__atomic_load_n(&reap_due, __ATOMIC_RELAXED) &&
-	    tcp_glue_now_us() < __atomic_load_n(&orphan_next_deadline, __ATOMIC_RELAXED))
+	    (next == UINT64_MAX || tcp_glue_now_us() < next))
 		return;
 	now = tcp_glue_now_us();
 	pthread_mutex_lock(&orphan_lock);

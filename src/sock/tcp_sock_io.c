@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "core/params.h"
+#include "core/tid.h"
 #include "intercept/intercept.h"
 #include "net/tcp_glue.h"
 
@@ -235,7 +236,7 @@ ssize_t tcp_sock_recvmsg(struct shim_fd *f, struct msghdr *msg, int flags)
 	total = iov_len(msg);
 	if (!total)
 		return 0;
-	STAT_SET(s->st, last_rx_tid, (uint64_t)syscall(SYS_gettid));
+	STAT_SET(s->st, last_rx_tid, (uint64_t)shim_tid());
 	for (;;) {
 		tcp_glue_lock();
 		ssize_t n = recv_iov(s->conn, msg, done, peek);
@@ -310,7 +311,7 @@ ssize_t tcp_sock_sendmsg(struct shim_fd *f, const struct msghdr *msg, int flags)
 	if (flags & MSG_OOB)
 		return -EOPNOTSUPP;
 	total = iov_len(msg);
-	STAT_SET(s->st, last_tx_tid, (uint64_t)syscall(SYS_gettid));
+	STAT_SET(s->st, last_tx_tid, (uint64_t)shim_tid());
 	while (sent < total) {
 		while (i < msg->msg_iovlen && off == msg->msg_iov[i].iov_len) {
 			i++;
