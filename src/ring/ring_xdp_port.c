@@ -1,7 +1,8 @@
 /* ring_xdp_port.c — what the AF_XDP backend keeps per interface: the facts it needs
  * (queues, MTU/MAC through ioctl, privileges), our XDP program attached through an
  * unpinned BPF link (native first, generic as fallback, per SHIM_XDP_MODE), and the
- * program's maps: the XSKMAP and the flow tables written on attach/detach.
+ * program's maps: the XSKMAP and the flow tables written on attach/detach, and the
+ * hooks program array whose STEER_HOOK_NEXT slot lets a chained program go on.
  * One process owns an interface: a second one finds the link in place (EBUSY) and
  * its sockets stay with the kernel, logged once. Sharing the program through pinned
  * maps would not help, since a queue binds one UMEM and the UMEM cannot be shared
@@ -182,6 +183,19 @@ static int attach_prog(struct xdp_port *p, const struct ring_config *cfg, const 
 	return rc;
 }
 
+/* The steering's chaining point (steer.bpf.c): a program chained ahead of it goes on
+ * through slot STEER_HOOK_NEXT. Without it the steering works all the same; only a
+ * chained program could not hand frames back, so it is worth a warning, not a failure. */
+static void install_next(struct xdp_port *p, const char *ifname)
+{
+	__u32 key = STEER_HOOK_NEXT;
+	int fd = bpf_program__fd(p->skel->progs.shim_steer_next);
+
+	if (bpf_map_update_elem(bpf_map__fd(p->skel->maps.hooks), &key, &fd, BPF_ANY) < 0)
+		log_warn("xdp: %s: cannot install the steering's chaining point: %s", ifname,
+			 strerror(errno));
+}
+
 static void port_put_locked(struct xdp_port *p)
 {
 	struct xdp_port **pp;
@@ -226,6 +240,7 @@ int xdp_port_get(int ifindex, const struct ring_config *cfg, const char *ifname,
 			 strerror(-rc));
 		goto out_free;
 	}
+	install_next(p, ifname);
 	rc = attach_prog(p, cfg, ifname);
 	if (rc < 0) {
 		if (rc != -EBUSY)

@@ -4,7 +4,8 @@
  * own) is XDP_PASS to the kernel. ring_xdp.c fills the maps and attaches the program
  * through a BPF link, so the kernel gets its traffic back when the process dies.
  * Fragments: a first fragment that hits a flow teaches (src, dst, id, proto) to an
- * LRU map and later fragments with that key follow it; anything else stays kernel. */
+ * LRU map and later fragments with that key follow it; anything else stays kernel.
+ * The entry tail-calls a chained program first when one is installed (hooks map). */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/in.h>
@@ -48,6 +49,22 @@ struct {
 	__type(key, struct steer_frag_key);
 	__type(value, struct steer_val);
 } frags SEC(".maps");
+
+/* The chaining point ahead of the steering, in the manner of libxdp's dispatcher: a
+ * test or monitoring program put in slot STEER_HOOK_FIRST sees every frame before it
+ * is steered (the fault injector of tests/bpf/xdp_fault.bpf.c drops TCP frames there,
+ * where a tc program never looks), and either gives the verdict itself or tail-calls
+ * slot STEER_HOOK_NEXT, shim_steer_next, to have the frame steered as usual. The
+ * product installs only shim_steer_next. A tail call rather than an freplace'd
+ * global function because kernels that refuse BPF_PROG_TYPE_EXT and fentry (as under
+ * lockdown) still allow tail calls; with a constant key and an empty slot the JIT
+ * emits a patched no-op jump, so the hook costs nothing until it is filled. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, STEER_HOOK_NR);
+	__type(key, __u32);
+	__type(value, __u32);
+} hooks SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -109,8 +126,7 @@ flow_lookup(__u32 saddr, __u32 daddr, __u16 sport, __u16 dport, __u8 proto)
 	return v;
 }
 
-SEC("xdp")
-int shim_steer(struct xdp_md *ctx)
+static __always_inline int steer(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
@@ -160,6 +176,20 @@ int shim_steer(struct xdp_md *ctx)
 		count(STEER_ST_FRAG_LEARN);
 	}
 	return redirect(ctx, v);
+}
+
+SEC("xdp")
+int shim_steer(struct xdp_md *ctx)
+{
+	bpf_tail_call(ctx, &hooks, STEER_HOOK_FIRST);	/* returns only when empty */
+	return steer(ctx);
+}
+
+/* The steering without the hook: what a chained program tail-calls to go on. */
+SEC("xdp")
+int shim_steer_next(struct xdp_md *ctx)
+{
+	return steer(ctx);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -46,6 +46,13 @@ struct steer_val {
 	__u32 slot;		/* XSK set that receives the flow */
 };
 
+/* Slots of the hooks program array (see steer.bpf.c). */
+enum steer_hook {
+	STEER_HOOK_FIRST = 0,	/* a chained program, empty unless a tool fills it */
+	STEER_HOOK_NEXT,	/* shim_steer_next, installed at load */
+	STEER_HOOK_NR,
+};
+
 /* Per-CPU counters of the program, index = enum steer_stat. */
 enum steer_stat {
 	STEER_ST_REDIRECT = 0,	/* handed to bpf_redirect_map on a flow hit */
