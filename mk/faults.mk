@@ -11,3 +11,11 @@ $(B)/gen/tests/%.skel.h: $(B)/gen/tests/%.bpf.o
 $(B)/tests/integ/xdp_fault: tests/integ/xdp_fault.c $(B)/gen/tests/xdp_fault.skel.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) $< -o $@ $(PKG_LIBS)
+
+# Reordering: a tc program detouring TCP data segments through an ifb with a fixed
+# ifindex (tests/integ/tcp_faults.sh creates it in the kernel peer's namespace).
+PROGS += $(B)/tests/bpf/tcp_reorder.o $(B)/tests/integ/xdp_fault
+$(B)/tests/bpf/tcp_reorder.o: tests/bpf/tcp_reorder.bpf.c
+	@mkdir -p $(@D)
+	$(CLANG) -O2 -g -target bpf -I/usr/include/$(MULTIARCH) -DDETOUR_IFINDEX=4242 \
+		-DREORDER_EVERY=20 -c $< -o $@

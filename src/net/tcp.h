@@ -109,6 +109,7 @@ struct tcp_stack_stats {
 	uint64_t fast_retrans, rto_timeouts, tw_reused, keepalive_timeouts;
 	uint64_t dup_acks, sack_recoveries, reno_recoveries, zero_window_probes, sack_reneging;
 	uint64_t tail_loss_probes, early_retrans, spurious_undos, lost_retrans;
+	uint64_t ooo_queued;	/* data segments that arrived ahead of a hole and were queued */
 };
 
 struct tcp_stack *tcp_stack_create(const struct tcp_config *cfg,

@@ -212,6 +212,7 @@ static void ooo_insert(struct tcp_conn *c, uint32_t seq, const uint8_t *data, ui
 	c->oooq.bytes += len;
 	c->oooq.count++;
 	c->rcv_ooopack++;
+	c->st->stats.ooo_queued++;
 	c->last_ooo_seq = seq;
 }
 
