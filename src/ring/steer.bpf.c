@@ -59,12 +59,7 @@ struct {
  * global function because kernels that refuse BPF_PROG_TYPE_EXT and fentry (as under
  * lockdown) still allow tail calls; with a constant key and an empty slot the JIT
  * emits a patched no-op jump, so the hook costs nothing until it is filled. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
-	__uint(max_entries, STEER_HOOK_NR);
-	__type(key, __u32);
-	__type(value, __u32);
-} hooks SEC(".maps");
+STEER_HOOKS_MAP(hooks);
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

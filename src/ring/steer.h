@@ -53,6 +53,18 @@ enum steer_hook {
 	STEER_HOOK_NR,
 };
 
+#ifdef __bpf__
+/* The hooks program array, declared alike by the steering program and by a program
+ * chained on it (which points its copy at the running program's map). */
+#define STEER_HOOKS_MAP(name)						\
+	struct {							\
+		__uint(type, BPF_MAP_TYPE_PROG_ARRAY);			\
+		__uint(max_entries, STEER_HOOK_NR);			\
+		__type(key, __u32);					\
+		__type(value, __u32);					\
+	} name SEC(".maps")
+#endif
+
 /* Per-CPU counters of the program, index = enum steer_stat. */
 enum steer_stat {
 	STEER_ST_REDIRECT = 0,	/* handed to bpf_redirect_map on a flow hit */

@@ -13,11 +13,15 @@
 #     ahead of libshim's own XDP steering on both hosts (a tc program never sees these
 #     frames: AF_XDP transmit bypasses tc egress and XDP runs before tc ingress), one
 #     transfer each way so that each end is once the retransmitting sender.
+#   libshim <-> libshim reordering: the same injector sends one data segment in 20
+#     on four round trips to the sender's host and back by XDP_TX (an XDP program
+#     cannot hold a frame; the trips through both NAPI loops are the delay; one trip
+#     is often too short to be overtaken), never leaving either veth's native XDP
+#     path, so no second CPU ever writes libshim's AF_XDP ring.
 # Loss must show as retransmissions of the sender (our engine's, or the kernel's
-# RetransSegs). Sizes: 8 MB (1% loss), 4 MB (5%), 8 MB (reordering); 1 GiB each with
-# SHIM_LONG_TESTS=1. libshim <-> libshim reordering is not done: an XDP program cannot
-# hold a frame, and detouring one through the kernel would have two CPUs writing one
-# AF_XDP receive ring.
+# RetransSegs); reordering as the receiver's out-of-order count (the kernel's
+# TCPOFOQueue, our engine's closing report). Sizes: 8 MB (1% loss), 4 MB (5%), 8 MB
+# (reordering); 1 GiB each with SHIM_LONG_TESTS=1.
 N=tf$$
 . "$(dirname "$0")/tcp_lib.sh"
 command -v tc >/dev/null || { echo "tc (iproute2) not installed"; exit 77; }
@@ -74,10 +78,11 @@ engine() {
 }
 
 # Chain the loss injector on a libshim host's steering (waits for the program).
-fault_on() {	# side permille
+fault_on() {	# side xdp_fault-options...
 	local side=$1 v=$VA
 	[ "$side" = b ] && v=$VB
-	ip netns exec "$N-$side" "$FAULT" "$v" "$2" >"$LOG/fault-$side" 2>&1 &
+	shift
+	ip netns exec "$N-$side" "$FAULT" "$@" "$v" >"$LOG/fault-$side" 2>&1 &
 	local p=$!
 	pids+=("$p")
 	eval "FAULT_PID_$side=$p"
@@ -98,12 +103,13 @@ fault_wait() {	# side: until chained; exit 77 when the kernel refuses the progra
 	fail "xdp_fault on $1 did not attach (exit $rc)"
 }
 
-fault_off() {	# side: detach; SEEN and DROPPED say what it did
+fault_off() {	# side: detach; SEEN DROPPED SENT BACK REFLECTED say what it did
 	local p
 	eval "p=\$FAULT_PID_$1"
 	kill -TERM "$p"
 	wait "$p" || fail "xdp_fault on $1 exited with $?"
 	read -r SEEN DROPPED < <(sed -n 's/^xdp_fault: \([0-9]*\) TCP frames seen, \([0-9]*\) dropped/\1 \2/p' "$LOG/fault-$1")
+	read -r SENT BACK REFLECTED < <(sed -n 's/^xdp_fault: .*(\([0-9]*\) sent away, \([0-9]*\) back), \([0-9]*\) of.*/\1 \2 \3/p' "$LOG/fault-$1")
 }
 
 # The offloading namespace's kernel TCP saw nothing of the connection. One exception,
@@ -164,7 +170,7 @@ transfer() {
 # drop to TCP, which sends the segment again as new data (no retransmission counted).
 # So data the kernel sends to libshim is dropped where it really arrives, by the XDP
 # injector chained on the libshim host, and tc drops only what the kernel receives.
-xdp_loss_a() { fault_on a "$LOSS"; fault_wait a; }
+xdp_loss_a() { fault_on a -l "$LOSS"; fault_wait a; }
 for loss in 10 50; do
 	LOSS=$loss SIZE=$SIZE1
 	[ $loss = 50 ] && SIZE=$SIZE5
@@ -208,12 +214,12 @@ set_tc none
 # client connects (the other side): chain on the server's host first, then the
 # client's host as soon as its program is there (SYN and SYN-ACK may be lost too).
 chain_both() {
-	fault_on "$SSIDE" "$LOSS"
+	fault_on "$SSIDE" $FAULT_OPTS
 	fault_wait "$SSIDE"
-	fault_on "$CSIDE" "$LOSS"
+	fault_on "$CSIDE" $FAULT_OPTS
 }
 for loss in 10 50; do
-	LOSS=$loss SIZE=$SIZE1 CSIDE=a SSIDE=b
+	FAULT_OPTS="-l $loss" SIZE=$SIZE1 CSIDE=a SSIDE=b
 	[ $loss = 50 ] && { SIZE=$SIZE5; CSIDE=b; SSIDE=a; }
 	echo "libshim <-> libshim, loss $((loss / 10))% each way (XDP chained injector):"
 	transfer "x$loss" $CSIDE shim $SSIDE shim chain_both
@@ -230,4 +236,19 @@ for loss in 10 50; do
 		"frames on the receiving host, $drop_c of $seen_c on the sending host;" \
 		"sender retransmitted $rtx, receiver $(engine "$LOG/x$loss.srv" retransmitted)"
 done
-echo "libshim <-> libshim reordering: not injected (an XDP program cannot hold a frame)"
+
+echo "libshim <-> libshim reordering (1 data segment in 20 bounced 4 times off the sender's host):"
+FAULT_OPTS="-r 20 -t 4" SIZE=$SIZER CSIDE=a SSIDE=b
+transfer xr a shim b shim chain_both
+fault_wait a
+fault_off b
+sent=$SENT back=$BACK
+fault_off a
+refl=$REFLECTED
+ofo=$(engine "$LOG/xr.srv" 'out-of-order segments')
+[ "$back" -gt 0 ] && [ "$refl" -gt 0 ] ||
+	fail "xr: no segment made the trip (sent $sent, reflected $refl, back $back)"
+[ "${ofo:-0}" -gt 0 ] || fail "xr: the libshim receiver queued nothing out of order"
+echo "ok: xr: $SIZE intact in $ELAPSED s; $back of $sent detoured segments came back" \
+	"($refl reflected by the sender's host), receiver queued $ofo segments out of order," \
+	"sender retransmitted $(engine "$LOG/xr.cli" retransmitted)"

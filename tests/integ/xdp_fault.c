@@ -1,10 +1,14 @@
 /* xdp_fault.c — chains the fault injector of tests/bpf/xdp_fault.bpf.c ahead of
  * libshim's running steering program on an interface (slot STEER_HOOK_FIRST of the
  * program's hooks map, see src/ring/steer.bpf.c) and keeps it there until told to stop.
- *   xdp_fault IFNAME LOSS_PERMILLE [WAIT_SECONDS]
+ *   xdp_fault IFNAME [-l LOSS_PERMILLE] [-r REORDER_EVERY [-t TRIPS]] [-w WAIT_SECONDS]
+ * -l drops TCP segments at random; -r sends one data segment in REORDER_EVERY on TRIPS
+ * (default 1) round trips to the peer's host and back, which delays it behind the
+ * segments that follow (the peer's host must run it too, with or without -r).
  * Waits (default 10 s) for an XDP program named shim_steer on IFNAME, chains, prints
  * "attached" on stdout, then on SIGTERM/SIGINT empties the slot and prints
- * "xdp_fault: N TCP frames seen, M dropped". Exit 0 on success, 1 with a message when
+ * "xdp_fault: N TCP frames seen, M dropped" and "xdp_fault: R data segments reordered
+ * (S sent away, B back), P of the peer's reflected". Exit 0 on success, 1 with a message when
  * it cannot attach, 3 when the kernel refuses the program (the caller may skip).
  * Killed with SIGKILL, it leaves the injector chained until the steering program
  * goes away with its process. */
@@ -86,19 +90,26 @@ int main(int argc, char **argv)
 	sigset_t set;
 	__u32 first = STEER_HOOK_FIRST;
 	int ifindex, prog_fd, map_fd, fault_fd, sig, rc;
-	long loss, wait_s = 10;
+	long loss = 0, every = 0, trips = 1, wait_s = 10;
 	__u32 id = 0;
+	int opt;
 
-	if (argc < 3 || argc > 4) {
-		fprintf(stderr, "usage: xdp_fault IFNAME LOSS_PERMILLE [WAIT_SECONDS]\n");
-		return 2;
+	while ((opt = getopt(argc, argv, "l:r:t:w:")) != -1) {
+		switch (opt) {
+		case 'l': loss = atol(optarg); break;
+		case 'r': every = atol(optarg); break;
+		case 't': trips = atol(optarg); break;
+		case 'w': wait_s = atol(optarg); break;
+		default: goto usage;
+		}
 	}
-	ifindex = (int)if_nametoindex(argv[1]);
-	loss = atol(argv[2]);
-	if (argc == 4)
-		wait_s = atol(argv[3]);
-	if (!ifindex || loss < 0 || loss > 1000) {
-		fprintf(stderr, "xdp_fault: bad interface %s or loss %s\n", argv[1], argv[2]);
+	if (optind != argc - 1)
+		goto usage;
+	ifindex = (int)if_nametoindex(argv[optind]);
+	if (!ifindex || loss < 0 || loss > 1000 || every < 0 || every == 1 ||
+	    trips < 1 || trips > 100) {
+		fprintf(stderr, "xdp_fault: bad interface %s, loss %ld or reorder %ld\n",
+			argv[optind], loss, every);
 		return 2;
 	}
 	/* Signals are taken synchronously, so that the link is always released. */
@@ -111,7 +122,7 @@ int main(int argc, char **argv)
 	for (long i = 0; i < wait_s * 50 && !(id = steer_prog_id(ifindex)); i++)
 		nanosleep(&(struct timespec){ .tv_nsec = 20 * 1000 * 1000 }, NULL);
 	if (!id) {
-		fprintf(stderr, "xdp_fault: no shim_steer program on %s\n", argv[1]);
+		fprintf(stderr, "xdp_fault: no shim_steer program on %s\n", argv[optind]);
 		return 1;
 	}
 	prog_fd = bpf_prog_get_fd_by_id(id);
@@ -131,6 +142,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	skel->rodata->loss_permille = (__u32)loss;
+	skel->rodata->reorder_every = (__u32)every;
+	skel->rodata->reorder_trips = (__u32)trips;
 	rc = bpf_map__reuse_fd(skel->maps.hooks, map_fd);
 	if (!rc)
 		rc = xdp_fault_bpf__load(skel);
@@ -146,15 +159,23 @@ int main(int argc, char **argv)
 		xdp_fault_bpf__destroy(skel);
 		return 3;
 	}
-	printf("attached to program %u on %s\n", id, argv[1]);
+	printf("attached to program %u on %s\n", id, argv[optind]);
 	fflush(stdout);
 
 	sigwait(&set, &sig);
 	bpf_map_delete_elem(map_fd, &first);
 	printf("xdp_fault: %llu TCP frames seen, %llu dropped\n",
 	       (unsigned long long)skel->bss->tcp_seen, (unsigned long long)skel->bss->tcp_dropped);
+	printf("xdp_fault: %llu data segments reordered (%llu sent away, %llu back), "
+	       "%llu of the peer's reflected\n", (unsigned long long)skel->bss->returned,
+	       (unsigned long long)skel->bss->sent_away, (unsigned long long)skel->bss->returned,
+	       (unsigned long long)skel->bss->reflected);
 	xdp_fault_bpf__destroy(skel);
 	close(map_fd);
 	close(prog_fd);
 	return 0;
+usage:
+	fprintf(stderr, "usage: xdp_fault IFNAME [-l LOSS_PERMILLE] [-r REORDER_EVERY "
+		"[-t TRIPS]] [-w WAIT_SECONDS]\n");
+	return 2;
 }
