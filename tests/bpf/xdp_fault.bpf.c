@@ -3,14 +3,21 @@
  * STEER_HOOK_FIRST of its hooks program array), so it sees every frame before libshim
  * steers it to its AF_XDP socket, where a tc program never looks. Two faults:
  *  - loss: IPv4 TCP segments dropped at random, loss_permille in a thousand;
- *  - reordering: one TCP data segment in reorder_every is sent back out of the
- *    interface (XDP_TX) with a marked source MAC; the same program chained on the
- *    peer's host sees the mark and sends it straight back, re-marked; after
- *    reorder_trips such round trips the original source MAC is put back and the
- *    segment steered, behind the segments that arrived meanwhile. The frame never leaves the native XDP path of each veth
- *    (no other CPU ever writes libshim's AF_XDP ring), and an XDP program cannot hold
- *    a frame: the trip through the peer's NAPI is the delay.
- * Every frame it keeps goes back to the steering (slot STEER_HOOK_NEXT). */
+ *  - reordering: an XDP program cannot hold a frame, so one TCP data segment in
+ *    reorder_every is sent on a trip: out of the interface again (XDP_TX) with a
+ *    marked source MAC; the same program chained on the peer's host sees the mark
+ *    and sends it back, re-marked; after reorder_trips round trips the source MAC is
+ *    put back and the segment steered, behind the segments that overtook it. A trip
+ *    within one softirq is often over before the next segment is even sent, so with
+ *    -c the reflecting host sends it back from a cpumap thread instead (program
+ *    xdp_fault_reflect), which runs later. The segment reaches libshim's AF_XDP ring
+ *    only through the receiving veth's own NAPI, like every frame: no other context
+ *    ever writes that ring.
+ *    On a host whose traffic is the kernel's (loaded on its own, -s -c), the segment
+ *    goes to the cpumap thread of the other CPU, which hands it to the kernel's stack
+ *    later.
+ * Every frame it keeps goes back to the steering (slot STEER_HOOK_NEXT), or to the
+ * kernel when it runs on its own. */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/in.h>
@@ -24,10 +31,22 @@
 /* The steering program's own map: the loader points this at it before loading. */
 STEER_HOOKS_MAP(hooks);
 
+/* CPUs whose cpumap threads take detoured segments (-c: the loader fills them). */
+struct {
+	__uint(type, BPF_MAP_TYPE_CPUMAP);
+	__uint(max_entries, 64);
+	__type(key, __u32);
+	__type(value, struct bpf_cpumap_val);
+} cpus SEC(".maps");
+
 /* Set by the loader before the program is loaded. */
 const volatile __u32 loss_permille = 0;
 const volatile __u32 reorder_every = 0;
 const volatile __u32 reorder_trips = 1;	/* round trips per detoured segment */
+const volatile __u64 reorder_max = 0;	/* detours in all, 0 for no limit */
+const volatile __u32 detour_cpus = 0;	/* CPUs in the cpumap, 0 without -c */
+const volatile __u32 to_kernel = 0;	/* on its own: detours go to the kernel's stack */
+const volatile __u32 out_ifindex = 0;	/* where the cpumap thread sends reflections */
 
 /* Read by the loader when it detaches. */
 __u64 tcp_seen = 0;
@@ -91,6 +110,9 @@ int xdp_fault(struct xdp_md *ctx)
 	if (mark & 1) {			/* the peer's segment on a trip: send it home */
 		set_mark(eth->h_source, mark + 1);
 		__sync_fetch_and_add(&reflected, 1);
+		if (detour_cpus)	/* later, from this CPU's cpumap thread */
+			return bpf_redirect_map(&cpus, bpf_get_smp_processor_id() %
+						detour_cpus, XDP_TX);
 		return XDP_TX;
 	}
 	if (mark) {			/* ours, back from a trip */
@@ -109,14 +131,29 @@ int xdp_fault(struct xdp_md *ctx)
 		return XDP_DROP;
 	}
 	if (reorder_every && is_data(ip, end) &&
-	    __sync_fetch_and_add(&data_segs, 1) % reorder_every == reorder_every / 2) {
-		set_mark(eth->h_source, MARK_OUT(0));
+	    __sync_fetch_and_add(&data_segs, 1) % reorder_every == reorder_every / 2 &&
+	    (!reorder_max || sent_away < reorder_max)) {
 		__sync_fetch_and_add(&sent_away, 1);
+		if (detour_cpus && to_kernel) {
+			__u32 cpu = (bpf_get_smp_processor_id() + 1) % detour_cpus;
+
+			__sync_fetch_and_add(&returned, 1);
+			return bpf_redirect_map(&cpus, cpu, XDP_PASS);
+		}
+		set_mark(eth->h_source, MARK_OUT(0));
 		return XDP_TX;
 	}
 steer:
 	bpf_tail_call(ctx, &hooks, STEER_HOOK_NEXT);
 	return XDP_PASS;	/* no steering to go back to: the kernel's */
+}
+
+/* The cpumap thread's program on the reflecting host: out of the interface again, so
+ * the segment reaches the peer's NAPI (which alone steers it to its AF_XDP ring). */
+SEC("xdp/cpumap")
+int xdp_fault_reflect(struct xdp_md *ctx)
+{
+	return bpf_redirect(out_ifindex, 0);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

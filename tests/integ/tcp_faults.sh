@@ -5,19 +5,21 @@
 #   libshim client -> kernel server, kernel client -> libshim server: 1% and 5% loss
 #     both ways (tc program tests/bpf/tcp_loss.bpf.c on the kernel peer's veth for
 #     what the kernel receives; for the data it sends, tests/integ/xdp_fault on the
-#     libshim host, since a tc egress drop is only a local drop the kernel retries), and
-#     reordering (tests/bpf/tcp_reorder.bpf.c detours one data segment in 20 through
-#     an ifb: at ingress of the kernel host for libshim-sent data, at its egress for
-#     kernel-sent data); the receiver's out-of-order counter must grow.
+#     libshim host, since a tc egress drop is only a local drop the kernel retries),
+#     and reordering of one data segment in 20: kernel-sent data by a tc egress
+#     program on the kernel peer's veth (tests/bpf/tcp_reorder.bpf.c) detouring it
+#     through an ifb; libshim-sent data by xdp_fault as the kernel peer's XDP program,
+#     detouring it through the other CPU's cpumap thread (see below).
 #   libshim <-> libshim: 1% and 5% loss, injected by tests/integ/xdp_fault chained
 #     ahead of libshim's own XDP steering on both hosts (a tc program never sees these
 #     frames: AF_XDP transmit bypasses tc egress and XDP runs before tc ingress), one
 #     transfer each way so that each end is once the retransmitting sender.
 #   libshim <-> libshim reordering: the same injector sends one data segment in 20
-#     on four round trips to the sender's host and back by XDP_TX (an XDP program
-#     cannot hold a frame; the trips through both NAPI loops are the delay; one trip
-#     is often too short to be overtaken), never leaving either veth's native XDP
-#     path, so no second CPU ever writes libshim's AF_XDP ring.
+#     to the sender's host by XDP_TX (an XDP program cannot hold a frame), whose
+#     injector reflects it from a cpumap thread, later; back home it is steered
+#     behind the segments that overtook it. It reaches libshim's AF_XDP ring through
+#     the receiving veth's own NAPI, as every frame does: no other context ever
+#     writes that ring.
 # Loss must show as retransmissions of the sender (our engine's, or the kernel's
 # RetransSegs); reordering as the receiver's out-of-order count (the kernel's
 # TCPOFOQueue, our engine's closing report). Sizes: 8 MB (1% loss), 4 MB (5%), 8 MB
@@ -44,7 +46,7 @@ ip netns exec "$N-b" ip link set ifbr$$ up || fail "ifb up"
 
 tc_b() { "$TB" exec "$N" b tc "$@"; }
 
-set_tc() {	# loss10|loss50[-in]|reorder-ingress|reorder-egress|none on the kernel host
+set_tc() {	# loss10|loss50[-in]|reorder-egress|none on the kernel host
 	tc_b qdisc del dev "$VB" clsact 2>/dev/null
 	[ "$1" = none ] && return
 	tc_b qdisc add dev "$VB" clsact || fail "cannot add clsact on $VB"
@@ -57,8 +59,8 @@ set_tc() {	# loss10|loss50[-in]|reorder-ingress|reorder-egress|none on the kerne
 			{ echo "cannot attach a tc BPF program here"; exit 77; }
 		[ "$rate" = "${rate%-in}" ] || return 0
 		tc_b filter add dev "$VB" egress bpf da obj "$obj" sec tc || fail "egress filter" ;;
-	reorder-*)
-		tc_b filter add dev "$VB" "${1#reorder-}" bpf da obj "$REORDER_OBJ" sec tc ||
+	reorder-egress)
+		tc_b filter add dev "$VB" egress bpf da obj "$REORDER_OBJ" sec tc ||
 			{ echo "cannot attach a tc BPF program here"; exit 77; } ;;
 	esac
 }
@@ -193,15 +195,29 @@ for loss in 10 50; do
 done
 set_tc none
 
-echo "reordering (1 data segment in 20 detoured through an ifb):"
+echo "reordering (1 data segment in 20 delayed):"
 SIZE=$SIZER
-set_tc reorder-ingress		# libshim-sent data, reordered on arrival at the kernel
+# libshim-sent data, reordered on arrival at the kernel host: xdp_fault on its own as
+# the kernel peer's XDP program hands the segment to the cpumap thread of the other
+# CPU, which gives it to the kernel's stack later. (Detours that stay on the CPU, an
+# ifb at tc ingress or a bounce off libshim's host, reorder seldom here: each frame
+# of libshim's AF_XDP transmit is processed to the end, detour included, in the
+# softirq that its own transmit raises, before the next frame is sent.)
+# Detours stop halfway through, so that none is still travelling when the
+# connection ends (a late duplicate would find it gone and draw an RST).
+MAX_DETOURS=$(($(numfmt --from=iec "$SIZER") / 1448 / 20 / 2))
+detour_kernel_rx() { fault_on b -s -c -r 20 -n $MAX_DETOURS; fault_wait b; }
 o0=$(kstat netstat b TcpExt TCPOFOQueue)
-transfer r-shim-client a shim b kernel
+transfer r-shim-client a shim b kernel detour_kernel_rx
+fault_off b
 ofo=$(($(kstat netstat b TcpExt TCPOFOQueue) - o0))
+[ "${BACK:-0}" -gt 0 ] || fail "r-shim-client: no segment detoured"
 [ "$ofo" -gt 0 ] || fail "r-shim-client: the kernel receiver queued nothing out of order"
-echo "ok: r-shim-client: $SIZE intact in $ELAPSED s, kernel receiver TCPOFOQueue +$ofo," \
+echo "ok: r-shim-client: $SIZE intact in $ELAPSED s, $BACK segments detoured through a cpumap" \
+	"thread, kernel receiver TCPOFOQueue +$ofo," \
 	"libshim sender retransmitted $(engine "$LOG/r-shim-client.cli" retransmitted)"
+# kernel-sent data, reordered on leaving the kernel host: tc egress detours through
+# an ifb, whose tasklet sends the segment after the rest of the kernel's burst.
 set_tc reorder-egress		# kernel-sent data, reordered on leaving the kernel host
 transfer r-shim-server b kernel a shim
 ofo=$(engine "$LOG/r-shim-server.srv" 'out-of-order segments')
@@ -237,9 +253,12 @@ for loss in 10 50; do
 		"sender retransmitted $rtx, receiver $(engine "$LOG/x$loss.srv" retransmitted)"
 done
 
-echo "libshim <-> libshim reordering (1 data segment in 20 bounced 4 times off the sender's host):"
-FAULT_OPTS="-r 20 -t 4" SIZE=$SIZER CSIDE=a SSIDE=b
-transfer xr a shim b shim chain_both
+echo "libshim <-> libshim reordering (1 data segment in 20 bounced off the sender's host):"
+FAULT_OPTS="-r 20 -c -n $MAX_DETOURS" SIZE=$SIZER CSIDE=a SSIDE=b
+# Both ends block when idle instead of spinning (SHIM_RX_POLL=0): on two cores, two
+# spinning processes starve the cpumap thread until they exit, and the reflections
+# would all come back after the connection is gone.
+SHIM_RX_POLL=0 transfer xr a shim b shim chain_both
 fault_wait a
 fault_off b
 sent=$SENT back=$BACK
