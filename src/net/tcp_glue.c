@@ -451,14 +451,15 @@ __attribute__((destructor)) static void glue_report(void)
 	log_dbg("tcp: engine: %llu active opens, %llu passive opens, %llu segments in, "
 		"%llu out, %llu retransmitted, %llu frames not sent, %llu bad checksums; %llu fast retransmits, "
 		"%llu timeouts, %llu SACK and %llu NewReno recoveries, %llu duplicate ACKs, "
-		"%llu out-of-order segments queued",
+		"%llu out-of-order segments queued, %llu resets sent",
 		(unsigned long long)ss->active_opens, (unsigned long long)ss->passive_opens,
 		(unsigned long long)ss->in_segs, (unsigned long long)ss->out_segs,
 		(unsigned long long)ss->retrans_segs, (unsigned long long)tcp_glue_tx_drops(),
 		(unsigned long long)g.rx_bad_csum,
 		(unsigned long long)ss->fast_retrans, (unsigned long long)ss->rto_timeouts,
 		(unsigned long long)ss->sack_recoveries, (unsigned long long)ss->reno_recoveries,
-		(unsigned long long)ss->dup_acks, (unsigned long long)ss->ooo_queued);
+		(unsigned long long)ss->dup_acks, (unsigned long long)ss->ooo_queued,
+		(unsigned long long)ss->out_rsts);
 }
 
 int tcp_glue_init(void)
