@@ -108,10 +108,20 @@ struct shim_fd *tcp_sock_new(int fd, int type, int protocol)
 	return &s->base;
 }
 
+/* The handles a fork() child took on its parent's steering (tcp_sock_atfork_child). */
+static void drop_inherited(struct tcp_sock *s)
+{
+	for (int i = 0; i < s->inherited_n; i++)
+		if (s->inherited_map[i] >= 0)
+			sys_close(s->inherited_map[i]);
+	s->inherited_n = 0;
+}
+
 static void tcp_sock_destroy(struct shim_fd *f)
 {
 	struct tcp_sock *s = tcp_sk(f);
 
+	drop_inherited(s);
 	stats_sock_close(s->st);
 	if (s->wake_efd >= 0)
 		sys_close(s->wake_efd);
@@ -685,18 +695,84 @@ static int tcp_sock_ioctl(struct shim_fd *f, unsigned long req, void *arg)
 	return 0;
 }
 
+/* An inherited listener that this process starts to use (accept, or waits on it in
+ * poll, select or epoll): the parent's ring would keep taking every SYN, so hand
+ * the port back to the kernel, where the parent and all its children share one
+ * listening socket, as prefork servers (nginx, Apache) expect. The parent's
+ * connections keep their own steering; only new ones come through the kernel. */
+static void release_inherited(struct tcp_sock *s)
+{
+	int n = 0;
+
+	if (!__atomic_exchange_n(&s->inherited_steering, false, __ATOMIC_ACQ_REL))
+		return;
+	for (int i = 0; i < s->inherited_n; i++) {
+		int rc = s->inherited_map[i] >= 0 ?
+			 ring_flow_release_inherited(s->inherited_map[i], &s->flows[i]) :
+			 s->inherited_map[i];
+
+		if (rc == 0)
+			n++;
+		else if (rc != -ENOENT)
+			log_warn("tcp: fd %d: cannot hand port %u back to the kernel: %s; its connections may stay with the parent process",
+				 s->base.fd, ntohs(s->lport), strerror(-rc));
+	}
+	drop_inherited(s);
+	if (n)
+		log_info("tcp: fd %d: listening socket inherited over fork() is used by this process (pid %d): new connections to port %u now come through the kernel, for it and its parent",
+			 s->base.fd, (int)getpid(), ntohs(s->lport));
+}
+
+static int inherited_accept4(struct shim_fd *f, struct sockaddr *addr, socklen_t *len, int flags)
+{
+	int r;
+
+	release_inherited(tcp_sk(f));
+	r = sys_accept4(f->fd, addr, len, flags);
+	return r < 0 ? -errno : r;
+}
+
+static void inherited_watch(struct shim_fd *f)
+{
+	release_inherited(tcp_sk(f));
+}
+
+static int kernel_close(struct shim_fd *f);
+
+static const struct fd_ops tcp_inherited_listener_ops = {
+	.name = "tcp-os",
+	.close = kernel_close,
+	.destroy = tcp_sock_destroy,
+	.accept4 = inherited_accept4,
+	.watch = inherited_watch,
+};
+
 static void tcp_sock_atfork_child(struct shim_fd *f)
 {
 	/* Rings are not inherited: the child sees the socket as the kernel's. It cannot
-	 * use the connection (the kernel twin is not connected), as with VMA. */
+	 * use a connection (the kernel twin is not connected), as with VMA; a listener
+	 * works through the kernel once the child uses it (release_inherited). */
 	struct tcp_sock *s = tcp_sk(f);
+	bool listening = s->listener && s->steered && s->mode == TS_OFFLOAD;
+
+	if (listening) {
+		for (int i = 0; i < s->nrings; i++)
+			s->inherited_map[i] = ring_flow_inherit(s->rings[i]->ifindex, &s->flows[i]);
+		s->inherited_n = s->nrings;
+		s->inherited_steering = true;
+	}
 	s->conn = NULL;
 	s->steered = false;
 	s->nrings = 0;
 	s->listener = false;
 	s->mode = TS_KERNEL;
 	pthread_mutex_init(&s->lock, NULL);
-	fdt_set_ops(f, &tcp_kernel_ops);
+	if (listening) {
+		fdt_set_ops(f, &tcp_inherited_listener_ops);
+		shim_fd_needs_watch();
+	} else {
+		fdt_set_ops(f, &tcp_kernel_ops);
+	}
 }
 
 static int undecided_listen(struct shim_fd *f, int backlog)
