@@ -515,6 +515,25 @@ int ring_flow_release_inherited(int handle, const struct ring_flow *f)
 	return xdp_port_release_inherited(handle, f);
 }
 
+int ring_flows_release_inherited(int *handles, const struct ring_flow *flows, int n, int *err)
+{
+	int done = 0;
+
+	*err = 0;
+	for (int i = 0; i < n; i++) {
+		int rc = handles[i] >= 0 ? ring_flow_release_inherited(handles[i], &flows[i]) : handles[i];
+
+		if (rc == 0)
+			done++;
+		else if (rc != -ENOENT && !*err)
+			*err = rc;
+		if (handles[i] >= 0)
+			syscall(SYS_close, handles[i]);
+		handles[i] = -1;
+	}
+	return done;
+}
+
 void ring_set_frag_handler(pkt_take_fn fn, void *ctx)
 {
 	pthread_mutex_lock(&reg_lock);

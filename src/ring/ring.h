@@ -289,6 +289,10 @@ int ring_flow_detach(struct ring *r, const struct ring_flow *f, pkt_take_fn rx, 
  * uses later; the caller closes it. */
 int ring_flow_inherit(int ifindex, const struct ring_flow *f);
 int ring_flow_release_inherited(int handle, const struct ring_flow *f);
+/* All n of a socket's inherited flows at once, closing the handles (set to -1).
+ * Returns how many were released; *err gets the first failure other than a flow
+ * already gone (0 if none). */
+int ring_flows_release_inherited(int *handles, const struct ring_flow *flows, int n, int *err);
 /* Frames the demux cannot place alone: IPv4 fragments go to this handler (the IP
  * reassembler), which later gives whole datagrams back through ring_deliver(). One
  * handler for all rings; NULL drops fragments (counted). */

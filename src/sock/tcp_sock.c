@@ -702,22 +702,14 @@ static int tcp_sock_ioctl(struct shim_fd *f, unsigned long req, void *arg)
  * connections keep their own steering; only new ones come through the kernel. */
 static void release_inherited(struct tcp_sock *s)
 {
-	int n = 0;
+	int err, n;
 
 	if (!__atomic_exchange_n(&s->inherited_steering, false, __ATOMIC_ACQ_REL))
 		return;
-	for (int i = 0; i < s->inherited_n; i++) {
-		int rc = s->inherited_map[i] >= 0 ?
-			 ring_flow_release_inherited(s->inherited_map[i], &s->flows[i]) :
-			 s->inherited_map[i];
-
-		if (rc == 0)
-			n++;
-		else if (rc != -ENOENT)
-			log_warn("tcp: fd %d: cannot hand port %u back to the kernel: %s; its connections may stay with the parent process",
-				 s->base.fd, ntohs(s->lport), strerror(-rc));
-	}
-	drop_inherited(s);
+	n = ring_flows_release_inherited(s->inherited_map, s->flows, s->inherited_n, &err);
+	if (err)
+		log_warn("tcp: fd %d: cannot hand port %u back to the kernel: %s; its connections may stay with the parent process",
+			 s->base.fd, ntohs(s->lport), strerror(-err));
 	if (n)
 		log_info("tcp: fd %d: listening socket inherited over fork() is used by this process (pid %d): new connections to port %u now come through the kernel, for it and its parent",
 			 s->base.fd, (int)getpid(), ntohs(s->lport));
