@@ -11,6 +11,7 @@
 #include <linux/sockios.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sched.h>
@@ -739,13 +740,58 @@ static const struct fd_ops tcp_inherited_listener_ops = {
 	.watch = inherited_watch,
 };
 
+/* A connection the parent offloaded: its state lives in the parent's stack, so the
+ * child's copy is the unconnected kernel twin, and the kernel answers (ENOTCONN,
+ * EPIPE), as with VMA. Said once, with the way out, since a program written for
+ * fork-per-connection (inetd style, Python's ForkingMixIn) fails on it. */
+static void warn_inherited_conn(struct tcp_sock *s)
+{
+	char rule[64];
+
+	if (!__atomic_exchange_n(&s->inherited_steering, false, __ATOMIC_ACQ_REL))
+		return;
+	if (s->accepted)
+		snprintf(rule, sizeof(rule), "use os tcp_server *:%u", ntohs(s->lport));
+	else
+		snprintf(rule, sizeof(rule), "use os tcp_client *:%u", ntohs(s->rport));
+	log_warn("tcp: fd %d: this connection (local port %u, remote port %u) was offloaded by the parent process and cannot be used after fork(); a rule like '%s' in %s leaves such connections to the kernel",
+		 s->base.fd, ntohs(s->lport), ntohs(s->rport), rule, shim_params.config_file);
+}
+
+static ssize_t inherited_conn_recvmsg(struct shim_fd *f, struct msghdr *msg, int flags)
+{
+	ssize_t r;
+
+	warn_inherited_conn(tcp_sk(f));
+	r = sys_recvmsg(f->fd, msg, flags);
+	return r < 0 ? -errno : r;
+}
+
+static ssize_t inherited_conn_sendmsg(struct shim_fd *f, const struct msghdr *msg, int flags)
+{
+	ssize_t r;
+
+	warn_inherited_conn(tcp_sk(f));
+	r = sys_sendmsg(f->fd, msg, flags);
+	return r < 0 ? -errno : r;
+}
+
+static const struct fd_ops tcp_inherited_conn_ops = {
+	.name = "tcp-os",
+	.close = kernel_close,
+	.destroy = tcp_sock_destroy,
+	.recvmsg = inherited_conn_recvmsg,
+	.sendmsg = inherited_conn_sendmsg,
+};
+
 static void tcp_sock_atfork_child(struct shim_fd *f)
 {
 	/* Rings are not inherited: the child sees the socket as the kernel's. It cannot
-	 * use a connection (the kernel twin is not connected), as with VMA; a listener
-	 * works through the kernel once the child uses it (release_inherited). */
+	 * use a connection (warn_inherited_conn); a listener works through the kernel
+	 * once the child uses it (release_inherited). */
 	struct tcp_sock *s = tcp_sk(f);
 	bool listening = s->listener && s->steered && s->mode == TS_OFFLOAD;
+	bool connected = !s->listener && s->conn && s->mode == TS_OFFLOAD;
 
 	if (listening) {
 		for (int i = 0; i < s->nrings; i++)
@@ -762,6 +808,9 @@ static void tcp_sock_atfork_child(struct shim_fd *f)
 	if (listening) {
 		fdt_set_ops(f, &tcp_inherited_listener_ops);
 		shim_fd_needs_watch();
+	} else if (connected) {
+		s->inherited_steering = true;	/* here: not yet warned */
+		fdt_set_ops(f, &tcp_inherited_conn_ops);
 	} else {
 		fdt_set_ops(f, &tcp_kernel_ops);
 	}

@@ -48,6 +48,7 @@ struct tcp_sock {
 	bool user_sndbuf, user_rcvbuf;	/* set explicitly: the engine takes them */
 	int user_maxseg;
 	struct tcp_sock *parent;	/* listener an accepted socket came from (options) */
+	bool accepted;			/* came from accept() (else connect()) */
 
 	int64_t rcvtimeo_ns, sndtimeo_ns;	/* 0 = none */
 	int sleepers;			/* threads asleep on wake_efd (atomic) */

@@ -7,6 +7,8 @@ libshim by tests/integ/tcp_prefork.sh.
   tcp_prefork.py bystander IP PORT
       the parent listens and answers itself; it first forks a child that never
       touches the socket (like a save-to-disk child) and waits for it
+  tcp_prefork.py perconn IP PORT
+      fork per connection (inetd style): the parent accepts, a child answers
 Each prints "ready" once listening and runs until killed."""
 import os
 import select
@@ -50,6 +52,23 @@ def main():
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind((ip, port))
     s.listen(128)
+    if mode == "perconn":
+        print("ready", flush=True)
+        while True:
+            c, _ = s.accept()
+            if os.fork() == 0:
+                s.close()
+                try:
+                    serve_one(c)
+                finally:
+                    os._exit(0)
+            c.close()
+            while True:
+                try:
+                    if os.waitpid(-1, os.WNOHANG) == (0, 0):
+                        break
+                except ChildProcessError:
+                    break
     if mode == "prefork":
         for _ in range(int(sys.argv[4])):
             if os.fork() == 0:

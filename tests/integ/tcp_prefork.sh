@@ -66,6 +66,25 @@ read -r _ p1 _ <<<"$(kernel_tcp a)"
 echo "ok: a fork child that never uses the listener leaves it offloaded (kernel PassiveOpens stayed $p0)"
 stop_server "$PY bystander $IP_A $PORT"
 
+# Fork per connection: an offloaded connection cannot follow its process into a
+# child; the child is told so (with the rule that fixes it), and with that rule the
+# same server works through the kernel.
+PORT=$((PORT + 1))
+server perconn perconn "$IP_A" $PORT
+out=$(ask $PORT 1 2>&1)
+grep -q "^hi " <<<"$out" && fail "fork per connection: a child answered over a connection offloaded by its parent"
+grep -q "cannot be used after fork().*'use os tcp_server \*:$PORT'" "$LOG/perconn" ||
+	{ grep WARN "$LOG/perconn"; fail "fork per connection: the child did not say why and what to do"; }
+stop_server "$PY perconn $IP_A $PORT"
+echo "use os tcp_server *:$PORT" >"$LOG/perconn.conf"
+export SHIM_CONFIG_FILE=$LOG/perconn.conf
+server perconn-rule perconn "$IP_A" $PORT
+unset SHIM_CONFIG_FILE
+out=$(ask $PORT 5) || fail "fork per connection with the rule: $out"
+[ "$(grep -c '^hi ' <<<"$out")" = 5 ] || fail "fork per connection with the rule: $out"
+stop_server "$PY perconn $IP_A $PORT"
+echo "ok: fork per connection: the child says which rule leaves such connections to the kernel, and with it 5 of 5 answered"
+
 # nginx: master listens, two workers (nobody) accept through epoll with EPOLLEXCLUSIVE.
 if command -v nginx >/dev/null; then
 	PORT=$((PORT + 1))
