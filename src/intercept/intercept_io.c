@@ -37,6 +37,33 @@ extern void __chk_fail(void) __attribute__((noreturn));
 
 #define SLOW static __attribute__((noinline))
 
+/* The object's op read once: another thread may change an object's ops at any
+ * time (a UDP socket whose receive side moves to the kernel drops its recvmsg op),
+ * and then the kernel does the call, as it would have a moment later. */
+static ssize_t op_recvmsg(struct shim_fd *obj, struct msghdr *msg, int flags)
+{
+	ssize_t (*fn)(struct shim_fd *, struct msghdr *, int) =
+		__atomic_load_n(&obj->ops, __ATOMIC_ACQUIRE)->recvmsg;
+	ssize_t r;
+
+	if (fn)
+		return fn(obj, msg, flags);
+	r = sys_recvmsg(obj->fd, msg, flags);
+	return r < 0 ? -errno : r;
+}
+
+static ssize_t op_sendmsg(struct shim_fd *obj, const struct msghdr *msg, int flags)
+{
+	ssize_t (*fn)(struct shim_fd *, const struct msghdr *, int) =
+		__atomic_load_n(&obj->ops, __ATOMIC_ACQUIRE)->sendmsg;
+	ssize_t r;
+
+	if (fn)
+		return fn(obj, msg, flags);
+	r = sys_sendmsg(obj->fd, msg, flags);
+	return r < 0 ? -errno : r;
+}
+
 /* One message through the object's op: the data-path wrappers all end here. */
 static ssize_t obj_msg(struct shim_fd *obj, bool rx, const struct iovec *iov, int iovcnt,
 		       int flags, const struct sockaddr *addr, socklen_t *addrlen)
@@ -53,9 +80,9 @@ static ssize_t obj_msg(struct shim_fd *obj, bool rx, const struct iovec *iov, in
 	if (iovcnt < 0 || iovcnt > UIO_MAXIOV)
 		r = -EINVAL;
 	else if (rx)
-		r = obj->ops->recvmsg(obj, &msg, flags);
+		r = op_recvmsg(obj, &msg, flags);
 	else
-		r = obj->ops->sendmsg(obj, &msg, flags);
+		r = op_sendmsg(obj, &msg, flags);
 	fd_put(obj);
 	if (rx && r >= 0 && addr && addrlen)
 		*addrlen = msg.msg_namelen;
@@ -177,7 +204,7 @@ SLOW ssize_t recvmsg_slow(int fd, struct msghdr *msg, int flags)
 {
 	DATA_OBJ(recvmsg, fd, recvmsg, (fd, msg, flags));
 	int saved = errno;
-	ssize_t r = obj->ops->recvmsg(obj, msg, flags);
+	ssize_t r = op_recvmsg(obj, msg, flags);
 
 	fd_put(obj);
 	return shim_ret(r, saved);
@@ -214,7 +241,7 @@ static long emul_recvmmsg(struct shim_fd *obj, struct mmsghdr *vec, unsigned vle
 	if (vlen > UIO_MAXIOV)
 		vlen = UIO_MAXIOV;
 	for (i = 0; i < vlen; i++) {
-		ssize_t r = obj->ops->recvmsg(obj, &vec[i].msg_hdr, flags);
+		ssize_t r = op_recvmsg(obj, &vec[i].msg_hdr, flags);
 
 		if (r < 0) {
 			if (i == 0)
@@ -244,8 +271,9 @@ SLOW int recvmmsg_slow(int fd, struct mmsghdr *vec, unsigned int vlen, int flags
 {
 	DATA_OBJ(recvmmsg, fd, recvmsg, (fd, vec, vlen, flags, tmo));
 	int saved = errno;
-	long r = obj->ops->recvmmsg ? obj->ops->recvmmsg(obj, vec, vlen, flags, tmo)
-				    : emul_recvmmsg(obj, vec, vlen, flags, tmo);
+	int (*fn)(struct shim_fd *, struct mmsghdr *, unsigned, int, struct timespec *) =
+		__atomic_load_n(&obj->ops, __ATOMIC_ACQUIRE)->recvmmsg;
+	long r = fn ? fn(obj, vec, vlen, flags, tmo) : emul_recvmmsg(obj, vec, vlen, flags, tmo);
 
 	fd_put(obj);
 	return (int)shim_ret(r, saved);
@@ -313,7 +341,7 @@ SLOW ssize_t sendmsg_slow(int fd, const struct msghdr *msg, int flags)
 {
 	DATA_OBJ(sendmsg, fd, sendmsg, (fd, msg, flags));
 	int saved = errno;
-	ssize_t r = obj->ops->sendmsg(obj, msg, flags);
+	ssize_t r = op_sendmsg(obj, msg, flags);
 
 	fd_put(obj);
 	return shim_ret(r, saved);
@@ -333,7 +361,7 @@ static long emul_sendmmsg(struct shim_fd *obj, struct mmsghdr *vec, unsigned vle
 	if (vlen > UIO_MAXIOV)
 		vlen = UIO_MAXIOV;
 	for (i = 0; i < vlen; i++) {
-		ssize_t r = obj->ops->sendmsg(obj, &vec[i].msg_hdr, flags);
+		ssize_t r = op_sendmsg(obj, &vec[i].msg_hdr, flags);
 
 		if (r < 0)
 			return i ? (long)i : r;
@@ -346,8 +374,9 @@ SLOW int sendmmsg_slow(int fd, struct mmsghdr *vec, unsigned int vlen, int flags
 {
 	DATA_OBJ(sendmmsg, fd, sendmsg, (fd, vec, vlen, flags));
 	int saved = errno;
-	long r = obj->ops->sendmmsg ? obj->ops->sendmmsg(obj, vec, vlen, flags)
-				    : emul_sendmmsg(obj, vec, vlen, flags);
+	int (*fn)(struct shim_fd *, struct mmsghdr *, unsigned, int) =
+		__atomic_load_n(&obj->ops, __ATOMIC_ACQUIRE)->sendmmsg;
+	long r = fn ? fn(obj, vec, vlen, flags) : emul_sendmmsg(obj, vec, vlen, flags);
 
 	fd_put(obj);
 	return (int)shim_ret(r, saved);
@@ -384,7 +413,7 @@ static long emul_sendfile(struct shim_fd *obj, int in_fd, off64_t *offset, size_
 		}
 		struct iovec iov = { buf, (size_t)n };
 		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-		ssize_t s = obj->ops->sendmsg(obj, &msg, 0);
+		ssize_t s = op_sendmsg(obj, &msg, 0);
 
 		if (!offset && s < n)
 			lseek64(in_fd, -(off64_t)(n - (s > 0 ? s : 0)), SEEK_CUR);

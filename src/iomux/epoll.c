@@ -73,6 +73,8 @@ int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 		return r;	/* the kernel's error, or a kernel fd: nothing more to do */
 	saved = errno;
 	f = fdt_get(fd);
+	if (f && op != EPOLL_CTL_DEL && unlikely(f->ops->watch != NULL))
+		f->ops->watch(f);
 	if (!f || !iomux_is_user(f) || (op != EPOLL_CTL_DEL && !ev)) {
 		fd_put(f);
 		return r;

@@ -267,6 +267,8 @@ bool iomux_offloaded(struct shim_fd *f)
 
 bool iomux_watched(struct shim_fd *f)
 {
+	if (unlikely(f->ops->watch != NULL))
+		f->ops->watch(f);
 	return iomux_is_user(f) && f->ops->rx_rings;
 }
 

@@ -116,6 +116,11 @@ void shim_fd_may_gain_rings(const struct shim_fd *f)
 		__atomic_store_n(&iomux_watch_all, true, __ATOMIC_RELEASE);
 }
 
+void shim_fd_needs_watch(void)
+{
+	__atomic_store_n(&iomux_watch_all, true, __ATOMIC_RELEASE);
+}
+
 void iomux_rings_gen_bump(void)
 {
 	__atomic_add_fetch(&rings_gen, 1, __ATOMIC_RELEASE);

@@ -252,6 +252,23 @@ void udp_conn_detach(struct udp_sock *s)
 
 /* A reassembled datagram goes back through the demux of the ring that received
  * its first fragment. */
+int udp_sock_inherit_flows(struct udp_sock *s, int *handles, struct ring_flow *flows, int max)
+{
+	struct udp_group *g = s->group;
+	int n = 0;
+
+	for (int i = 0; g && i < g->nrings && n < max; i++, n++) {
+		flows[n] = g->flow;
+		handles[n] = ring_flow_inherit(g->rings[i]->ifindex, &g->flow);
+	}
+	if (s->conn_ring && n < max) {
+		flows[n] = s->conn_flow;
+		handles[n] = ring_flow_inherit(s->conn_ring->ifindex, &s->conn_flow);
+		n++;
+	}
+	return n;
+}
+
 static void deliver_chain(void *ctx, struct shim_pkt *chain)
 {
 	ring_deliver(chain->ring, chain);

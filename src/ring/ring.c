@@ -4,6 +4,7 @@
  * backend's own limit. ring_poll() receives a batch, finds each frame's flow
  * (5-tuple, then 3-tuple, then multicast group) and hands it to the flow's sinks. */
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sched.h>
@@ -19,6 +20,9 @@
 #include "ring/ring.h"
 #include "ring/ring_flow.h"
 #include "ring/ring_stats.h"
+#include "ring/ring_xdp.h"
+
+#define RING_INHERIT_FD_BASE 1000
 
 /* Interfaces whose last attempt found no backend: retried after a while (another
  * process may have released the interface), logged once per interface. */
@@ -489,6 +493,45 @@ int ring_flow_detach(struct ring *r, const struct ring_flow *f, pkt_take_fn rx, 
 	rc = ring_flow_table_del(r, r->flows, f, rx, ctx);
 	ring_rx_unlock(r);
 	return rc;
+}
+
+/* The steering maps are the AF_XDP backend's; nothing else steers in the kernel on
+ * our behalf. */
+int ring_flow_inherit(int ifindex, const struct ring_flow *f)
+{
+	int fd = xdp_port_inherited_map(ifindex, f), high;
+
+	/* out of the way of the application's low descriptor numbers */
+	if (fd >= 0 && fd < RING_INHERIT_FD_BASE &&
+	    (high = (int)syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, RING_INHERIT_FD_BASE)) >= 0) {
+		syscall(SYS_close, fd);
+		fd = high;
+	}
+	return fd;
+}
+
+int ring_flow_release_inherited(int handle, const struct ring_flow *f)
+{
+	return xdp_port_release_inherited(handle, f);
+}
+
+int ring_flows_release_inherited(int *handles, const struct ring_flow *flows, int n, int *err)
+{
+	int done = 0;
+
+	*err = 0;
+	for (int i = 0; i < n; i++) {
+		int rc = handles[i] >= 0 ? ring_flow_release_inherited(handles[i], &flows[i]) : handles[i];
+
+		if (rc == 0)
+			done++;
+		else if (rc != -ENOENT && !*err)
+			*err = rc;
+		if (handles[i] >= 0)
+			syscall(SYS_close, handles[i]);
+		handles[i] = -1;
+	}
+	return done;
 }
 
 void ring_set_frag_handler(pkt_take_fn fn, void *ctx)

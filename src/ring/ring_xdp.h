@@ -29,5 +29,10 @@ int xdp_port_set_xsk(struct xdp_port *p, uint32_t key, int fd);
 void xdp_port_clear_xsk(struct xdp_port *p, uint32_t key);
 /* Add or remove a flow's entry, redirecting to XSK set slot. */
 int xdp_port_flow(struct xdp_port *p, uint32_t slot, const struct ring_flow *f, bool add);
+/* fork() child: an fd of the map that steers f in the program (the parent's)
+ * attached to ifindex, or -ENOENT when nothing of ours is attached there; then
+ * remove f from it, so its frames go to the kernel. */
+int xdp_port_inherited_map(int ifindex, const struct ring_flow *f);
+int xdp_port_release_inherited(int map_fd, const struct ring_flow *f);
 
 #endif

@@ -292,45 +292,115 @@ void xdp_port_clear_xsk(struct xdp_port *p, uint32_t key)
 	bpf_map_delete_elem(bpf_map__fd(p->skel->maps.xsks), &key);
 }
 
+union flow_key {
+	struct steer_key5 k5;
+	struct steer_key3 k3;
+	__u32 group;
+};
+
+/* The key of f in our maps, and the name of the map it goes in (NULL: no such). */
+static const char *flow_key(const struct ring_flow *f, union flow_key *key)
+{
+	memset(key, 0, sizeof(*key));
+	if (f->proto != IPPROTO_UDP && f->proto != IPPROTO_TCP)
+		return NULL;
+	switch (f->kind) {
+	case RING_FLOW_5TUPLE:
+		key->k5.saddr = f->src_ip;
+		key->k5.daddr = f->dst_ip;
+		key->k5.sport = f->src_port;
+		key->k5.dport = f->dst_port;
+		key->k5.proto = f->proto;
+		return "flow5";
+	case RING_FLOW_3TUPLE:
+		key->k3.daddr = f->dst_ip;
+		key->k3.dport = f->dst_port;
+		key->k3.proto = f->proto;
+		return "flow3";
+	case RING_FLOW_MCAST:
+		key->group = f->dst_ip;
+		return "mcast";
+	default:
+		return NULL;
+	}
+}
+
 int xdp_port_flow(struct xdp_port *p, uint32_t slot, const struct ring_flow *f, bool add)
 {
 	struct steer_val v = { .slot = slot };
+	union flow_key key;
+	const char *name = flow_key(f, &key);
 	struct bpf_map *m;
-	union {
-		struct steer_key5 k5;
-		struct steer_key3 k3;
-		__u32 group;
-	} key;
 	int rc;
 
-	memset(&key, 0, sizeof(key));
-	switch (f->kind) {
-	case RING_FLOW_5TUPLE:
-		key.k5.saddr = f->src_ip;
-		key.k5.daddr = f->dst_ip;
-		key.k5.sport = f->src_port;
-		key.k5.dport = f->dst_port;
-		key.k5.proto = f->proto;
-		m = p->skel->maps.flow5;
-		break;
-	case RING_FLOW_3TUPLE:
-		key.k3.daddr = f->dst_ip;
-		key.k3.dport = f->dst_port;
-		key.k3.proto = f->proto;
-		m = p->skel->maps.flow3;
-		break;
-	case RING_FLOW_MCAST:
-		key.group = f->dst_ip;
-		m = p->skel->maps.mcast;
-		break;
-	default:
-		return -EINVAL;
-	}
-	if (f->proto != IPPROTO_UDP && f->proto != IPPROTO_TCP)
-		return -EPROTONOSUPPORT;
+	if (!name)
+		return f->kind == RING_FLOW_5TUPLE || f->kind == RING_FLOW_3TUPLE ||
+		       f->kind == RING_FLOW_MCAST ? -EPROTONOSUPPORT : -EINVAL;
+	m = bpf_object__find_map_by_name(p->skel->obj, name);
+	if (!m)
+		return -ENOENT;
 	rc = add ? bpf_map_update_elem(bpf_map__fd(m), &key, &v, BPF_ANY) :
 		   bpf_map_delete_elem(bpf_map__fd(m), &key);
 	if (rc < 0)
 		rc = -errno;
 	return !add && rc == -ENOENT ? 0 : rc;
+}
+
+/* Found through the kernel, not through our handles: in a fork() child those go
+ * with the inherited rings, while the program and its maps live on in the parent.
+ * Only a program named like ours is touched. The map fd is taken at fork time, when
+ * the child still has the parent's privileges (nginx workers drop them later); a
+ * map fd works without them. */
+int xdp_port_inherited_map(int ifindex, const struct ring_flow *f)
+{
+	union flow_key key;
+	const char *name = flow_key(f, &key);
+	struct bpf_prog_info info;
+	__u32 prog_id = 0, map_ids[16], len = sizeof(info);
+	int prog_fd, rc = -ENOENT;
+
+	if (!name)
+		return -EINVAL;
+	if (bpf_xdp_query_id(ifindex, 0, &prog_id) < 0 || !prog_id)
+		return -ENOENT;
+	prog_fd = bpf_prog_get_fd_by_id(prog_id);
+	if (prog_fd < 0)
+		return -errno;
+	memset(&info, 0, sizeof(info));
+	info.nr_map_ids = sizeof(map_ids) / sizeof(map_ids[0]);
+	info.map_ids = (__u64)(uintptr_t)map_ids;
+	if (bpf_obj_get_info_by_fd(prog_fd, &info, &len) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	if (strcmp(info.name, "shim_steer") != 0)
+		goto out;
+	for (__u32 i = 0; i < info.nr_map_ids && i < sizeof(map_ids) / sizeof(map_ids[0]); i++) {
+		struct bpf_map_info mi;
+		__u32 mlen = sizeof(mi);
+		int mfd = bpf_map_get_fd_by_id(map_ids[i]);
+
+		if (mfd < 0)
+			continue;
+		memset(&mi, 0, sizeof(mi));
+		if (bpf_obj_get_info_by_fd(mfd, &mi, &mlen) == 0 && strcmp(mi.name, name) == 0) {
+			rc = mfd;
+			break;
+		}
+		sys_close(mfd);
+	}
+out:
+	sys_close(prog_fd);
+	return rc;
+}
+
+int xdp_port_release_inherited(int map_fd, const struct ring_flow *f)
+{
+	union flow_key key;
+
+	if (!flow_key(f, &key))
+		return -EINVAL;
+	if (bpf_map_delete_elem(map_fd, &key) < 0 && errno != ENOENT)
+		return -errno;
+	return 0;
 }

@@ -83,6 +83,10 @@ struct fd_ops {
 
 	/* fork(): called in the child for every object (rings are not inherited). */
 	void (*atfork_child)(struct shim_fd *f);
+	/* iomux: the application is about to wait on this fd through the kernel (poll,
+	 * select, epoll_ctl ADD/MOD); an object that must act first does it here. Only
+	 * looked at once shim_fd_needs_watch() has been called. */
+	void (*watch)(struct shim_fd *f);
 };
 
 struct shim_fd {
@@ -111,6 +115,8 @@ void shim_fd_rings_changed(struct shim_fd *f);
  * table: from now on select/poll/epoll_wait watch such objects even before they
  * have rings, so a thread already asleep over one is woken when it gains them. */
 void shim_fd_may_gain_rings(const struct shim_fd *f);
+/* Some object has a watch op: from now on poll and select look at every object. */
+void shim_fd_needs_watch(void);
 
 /* Factories, called by socket() for AF_INET sockets after the kernel socket exists.
  * They return the object to install, or NULL to leave the fd as plain pass-through.

@@ -11,6 +11,7 @@
 #include <linux/sockios.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sched.h>
@@ -108,10 +109,20 @@ struct shim_fd *tcp_sock_new(int fd, int type, int protocol)
 	return &s->base;
 }
 
+/* The handles a fork() child took on its parent's steering (tcp_sock_atfork_child). */
+static void drop_inherited(struct tcp_sock *s)
+{
+	for (int i = 0; i < s->inherited_n; i++)
+		if (s->inherited_map[i] >= 0)
+			sys_close(s->inherited_map[i]);
+	s->inherited_n = 0;
+}
+
 static void tcp_sock_destroy(struct shim_fd *f)
 {
 	struct tcp_sock *s = tcp_sk(f);
 
+	drop_inherited(s);
 	stats_sock_close(s->st);
 	if (s->wake_efd >= 0)
 		sys_close(s->wake_efd);
@@ -685,18 +696,124 @@ static int tcp_sock_ioctl(struct shim_fd *f, unsigned long req, void *arg)
 	return 0;
 }
 
+/* An inherited listener that this process starts to use (accept, or waits on it in
+ * poll, select or epoll): the parent's ring would keep taking every SYN, so hand
+ * the port back to the kernel, where the parent and all its children share one
+ * listening socket, as prefork servers (nginx, Apache) expect. The parent's
+ * connections keep their own steering; only new ones come through the kernel. */
+static void release_inherited(struct tcp_sock *s)
+{
+	int err, n;
+
+	if (!__atomic_exchange_n(&s->inherited_steering, false, __ATOMIC_ACQ_REL))
+		return;
+	n = ring_flows_release_inherited(s->inherited_map, s->flows, s->inherited_n, &err);
+	if (err)
+		log_warn("tcp: fd %d: cannot hand port %u back to the kernel: %s; its connections may stay with the parent process",
+			 s->base.fd, ntohs(s->lport), strerror(-err));
+	if (n)
+		log_info("tcp: fd %d: listening socket inherited over fork() is used by this process (pid %d): new connections to port %u now come through the kernel, for it and its parent",
+			 s->base.fd, (int)getpid(), ntohs(s->lport));
+}
+
+static int inherited_accept4(struct shim_fd *f, struct sockaddr *addr, socklen_t *len, int flags)
+{
+	int r;
+
+	release_inherited(tcp_sk(f));
+	r = sys_accept4(f->fd, addr, len, flags);
+	return r < 0 ? -errno : r;
+}
+
+static void inherited_watch(struct shim_fd *f)
+{
+	release_inherited(tcp_sk(f));
+}
+
+static int kernel_close(struct shim_fd *f);
+
+static const struct fd_ops tcp_inherited_listener_ops = {
+	.name = "tcp-os",
+	.close = kernel_close,
+	.destroy = tcp_sock_destroy,
+	.accept4 = inherited_accept4,
+	.watch = inherited_watch,
+};
+
+/* A connection the parent offloaded: its state lives in the parent's stack, so the
+ * child's copy is the unconnected kernel twin, and the kernel answers (ENOTCONN,
+ * EPIPE), as with VMA. Said once, with the way out, since a program written for
+ * fork-per-connection (inetd style, Python's ForkingMixIn) fails on it. */
+static void warn_inherited_conn(struct tcp_sock *s)
+{
+	char rule[64];
+
+	if (!__atomic_exchange_n(&s->inherited_steering, false, __ATOMIC_ACQ_REL))
+		return;
+	if (s->accepted)
+		snprintf(rule, sizeof(rule), "use os tcp_server *:%u", ntohs(s->lport));
+	else
+		snprintf(rule, sizeof(rule), "use os tcp_client *:%u", ntohs(s->rport));
+	log_warn("tcp: fd %d: this connection (local port %u, remote port %u) was offloaded by the parent process and cannot be used after fork(); a rule like '%s' in %s leaves such connections to the kernel",
+		 s->base.fd, ntohs(s->lport), ntohs(s->rport), rule, shim_params.config_file);
+}
+
+static ssize_t inherited_conn_recvmsg(struct shim_fd *f, struct msghdr *msg, int flags)
+{
+	ssize_t r;
+
+	warn_inherited_conn(tcp_sk(f));
+	r = sys_recvmsg(f->fd, msg, flags);
+	return r < 0 ? -errno : r;
+}
+
+static ssize_t inherited_conn_sendmsg(struct shim_fd *f, const struct msghdr *msg, int flags)
+{
+	ssize_t r;
+
+	warn_inherited_conn(tcp_sk(f));
+	r = sys_sendmsg(f->fd, msg, flags);
+	return r < 0 ? -errno : r;
+}
+
+static const struct fd_ops tcp_inherited_conn_ops = {
+	.name = "tcp-os",
+	.close = kernel_close,
+	.destroy = tcp_sock_destroy,
+	.recvmsg = inherited_conn_recvmsg,
+	.sendmsg = inherited_conn_sendmsg,
+};
+
 static void tcp_sock_atfork_child(struct shim_fd *f)
 {
 	/* Rings are not inherited: the child sees the socket as the kernel's. It cannot
-	 * use the connection (the kernel twin is not connected), as with VMA. */
+	 * use a connection (warn_inherited_conn); a listener works through the kernel
+	 * once the child uses it (release_inherited). */
 	struct tcp_sock *s = tcp_sk(f);
+	bool listening = s->listener && s->steered && s->mode == TS_OFFLOAD;
+	bool connected = !s->listener && s->conn && s->mode == TS_OFFLOAD;
+
+	if (listening) {
+		for (int i = 0; i < s->nrings; i++)
+			s->inherited_map[i] = ring_flow_inherit(s->rings[i]->ifindex, &s->flows[i]);
+		s->inherited_n = s->nrings;
+		s->inherited_steering = true;
+	}
 	s->conn = NULL;
 	s->steered = false;
 	s->nrings = 0;
 	s->listener = false;
 	s->mode = TS_KERNEL;
 	pthread_mutex_init(&s->lock, NULL);
-	fdt_set_ops(f, &tcp_kernel_ops);
+	if (listening) {
+		fdt_set_ops(f, &tcp_inherited_listener_ops);
+		shim_fd_needs_watch();
+	} else if (connected) {
+		s->inherited_steering = true;	/* here: not yet warned */
+		fdt_set_ops(f, &tcp_inherited_conn_ops);
+	} else {
+		fdt_set_ops(f, &tcp_kernel_ops);
+	}
 }
 
 static int undecided_listen(struct shim_fd *f, int backlog)

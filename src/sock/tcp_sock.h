@@ -35,6 +35,12 @@ struct tcp_sock {
 	struct ring *rings[TCP_SOCK_MAX_RINGS];	/* the glue's rings (not referenced) */
 	struct ring_flow flows[TCP_SOCK_MAX_RINGS];
 	bool steered;
+	/* fork() child of a listener's owner: the flows above (on these interfaces)
+	 * still bring the listener's SYNs to the parent's ring until this process uses
+	 * the socket, which then takes them away (tcp_sock_atfork_child) */
+	int inherited_map[TCP_SOCK_MAX_RINGS];	/* ring_flow_inherit() handles */
+	int inherited_n;
+	bool inherited_steering;
 
 	uint32_t laddr, raddr;		/* network order */
 	uint16_t lport, rport;
@@ -42,6 +48,7 @@ struct tcp_sock {
 	bool user_sndbuf, user_rcvbuf;	/* set explicitly: the engine takes them */
 	int user_maxseg;
 	struct tcp_sock *parent;	/* listener an accepted socket came from (options) */
+	bool accepted;			/* came from accept() (else connect()) */
 
 	int64_t rcvtimeo_ns, sndtimeo_ns;	/* 0 = none */
 	int sleepers;			/* threads asleep on wake_efd (atomic) */

@@ -178,6 +178,7 @@ static int install_accepted(struct tcp_sock *ls, struct tcp_conn *c, struct sock
 	tcp_conn_addrs(c, &s->laddr, &s->lport, &s->raddr, &s->rport);
 	tcp_glue_unlock();
 	s->parent = NULL;
+	s->accepted = true;
 	s->rcvtimeo_ns = ls->rcvtimeo_ns;
 	s->sndtimeo_ns = ls->sndtimeo_ns;
 

@@ -80,11 +80,16 @@ static const struct fd_ops udp_ops_rx_kernel;
  * recv/recvfrom/read cost one table lookup, as for any socket we do not offload. It
  * gets the op back when rings attach (connect). Unbound sockets keep it: another
  * thread's first send may give them rings while a receiver waits. */
+static const struct fd_ops udp_ops_inherited;
+
 static void rx_ops_sync(struct udp_sock *s)
 {
 	bool kernel_rx = s->os_only || (s->bound && !__atomic_load_n(&s->nrx, __ATOMIC_ACQUIRE) &&
 					!__atomic_load_n(&s->q_head, __ATOMIC_ACQUIRE));
 	const struct fd_ops *want = kernel_rx ? &udp_ops_rx_kernel : &udp_ops;
+
+	if (__atomic_load_n(&s->inherited_steering, __ATOMIC_ACQUIRE))
+		want = &udp_ops_inherited;
 
 	if (__atomic_load_n(&s->base.ops, __ATOMIC_ACQUIRE) != want)
 		fdt_set_ops(&s->base, want);
@@ -532,10 +537,20 @@ static int udp_rx_rings(struct shim_fd *f, struct ring **out, int max)
 	return n;
 }
 
+/* The handles a fork() child took on its parent's steering. */
+static void drop_inherited(struct udp_sock *s)
+{
+	for (int i = 0; i < s->inherited_n; i++)
+		if (s->inherited_map[i] >= 0)
+			sys_close(s->inherited_map[i]);
+	s->inherited_n = 0;
+}
+
 static void udp_destroy(struct shim_fd *f)
 {
 	struct udp_sock *s = udp_sk(f);
 
+	drop_inherited(s);
 	rx_detach(s);
 	udp_sock_flush_queue(s);
 	udp_group_release(s);
@@ -708,12 +723,54 @@ static int udp_sendmmsg(struct shim_fd *f, struct mmsghdr *v, unsigned n, int fl
 	return (int)i;
 }
 
+/* A fork() child receives on an inherited socket (a prefork UDP server): the
+ * parent's ring would keep taking its datagrams, so its flows go back to the kernel,
+ * where the parent and its children share the socket as without the library. A
+ * child that never receives on it leaves the parent's offload alone. */
+static void release_inherited(struct udp_sock *s)
+{
+	int err, n;
+
+	if (!__atomic_exchange_n(&s->inherited_steering, false, __ATOMIC_ACQ_REL))
+		return;
+	n = ring_flows_release_inherited(s->inherited_map, s->inherited_flow, s->inherited_n, &err);
+	if (err)
+		log_warn("udp: fd %d: cannot hand port %u back to the kernel: %s; its datagrams may stay with the parent process",
+			 s->base.fd, ntohs(s->inherited_flow[0].dst_port), strerror(-err));
+	if (n)
+		log_info("udp: fd %d: socket inherited over fork() is received on by this process (pid %d): its datagrams now come through the kernel, for it and its parent",
+			 s->base.fd, (int)getpid());
+	rx_ops_sync(s);
+}
+
+static ssize_t inherited_recvmsg(struct shim_fd *f, struct msghdr *msg, int flags)
+{
+	ssize_t r;
+
+	release_inherited(udp_sk(f));
+	r = sys_recvmsg(f->fd, msg, flags);
+	return r < 0 ? -errno : r;
+}
+
+static void inherited_watch(struct shim_fd *f)
+{
+	release_inherited(udp_sk(f));
+}
+
 static void udp_atfork_child(struct shim_fd *f)
 {
 	struct udp_sock *s = udp_sk(f);
 
 	/* Rings are not inherited: the child's copy of this socket is the kernel's. Ring
-	 * memory belongs to the parent, so the references are simply forgotten. */
+	 * memory belongs to the parent, so the references are simply forgotten; what
+	 * steers its datagrams to the parent is kept by handle (release_inherited). */
+	if (!s->os_only && s->rx_offloaded) {
+		s->inherited_n = udp_sock_inherit_flows(s, s->inherited_map, s->inherited_flow,
+							UDP_MAX_RX_RINGS + 1);
+		s->inherited_steering = s->inherited_n > 0;
+		if (s->inherited_steering)
+			shim_fd_needs_watch();
+	}
 	s->os_only = true;
 	s->nrx = 0;
 	s->rx_offloaded = false;
@@ -755,6 +812,12 @@ static const struct fd_ops udp_ops = {
 
 static const struct fd_ops udp_ops_rx_kernel = {
 	UDP_OPS_COMMON,
+};
+
+static const struct fd_ops udp_ops_inherited = {
+	UDP_OPS_COMMON,
+	.recvmsg = inherited_recvmsg,
+	.watch = inherited_watch,
 };
 
 struct shim_fd *udp_sock_new(int fd, int type, int protocol)

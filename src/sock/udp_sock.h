@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/stats.h"
+#include "core/tid.h"
 #include "net/ip.h"
 #include "net/pkt.h"
 #include "ring/ring.h"
@@ -70,6 +71,12 @@ struct udp_sock {
 	bool bound, connected;
 	bool shut_rd, shut_wr;
 	bool os_only;			/* fork child, or corked: everything to the kernel */
+	/* fork() child: the parent's ring still takes this socket's datagrams until
+	 * the child receives on it (udp_sock.c, release_inherited) */
+	bool inherited_steering;
+	int inherited_n;
+	int inherited_map[UDP_MAX_RX_RINGS + 1];
+	struct ring_flow inherited_flow[UDP_MAX_RX_RINGS + 1];
 
 	/* options mirrored from setsockopt (the kernel socket has them too) */
 	bool ts_us, ts_ns, pktinfo, recvtos, recvttl, reuseport, corked;
@@ -93,10 +100,7 @@ static inline struct udp_sock *udp_sk(struct shim_fd *f) { return (struct udp_so
 /* Who called last, and the blocking mode as it is now, for the stats view. */
 static inline void udp_sock_note_caller(struct udp_sock *s, bool rx)
 {
-	static __thread uint64_t tid;
-
-	if (__builtin_expect(!tid, 0))
-		tid = (uint64_t)gettid();
+	uint64_t tid = (uint64_t)shim_tid();
 	if (rx)
 		STAT_SET(s->st, last_rx_tid, tid);
 	else

@@ -18,6 +18,8 @@ command -v sockperf >/dev/null || { echo "sockperf not installed"; exit 77; }
 offload_note=$( (require_udp_offload) 2>&1 | tail -n1)
 [ -n "$offload_note" ] && echo "note: $offload_note (libshim figures are pass-through)"
 
+. "$SHIM_SRC/tests/bench/noise_lib.sh"
+noise_measure "$SHIM_BUILD"
 port=$((20000 + RANDOM % 20000))
 # one PRELOAD MUX: a ping-pong run; prints "p50 p99.9" in usec
 one() {
@@ -52,3 +54,4 @@ for mux in e p s; do
 	printf '%-6s %10s %10s %10s %10s %8s %8s\n' "-F $mux" "$K50" "$K999" "$S50" "$S999" \
 		"$(ratio "$S50" "$K50")" "$(ratio "$S999" "$K999")"
 done
+noise_report "$S50"

@@ -15,6 +15,8 @@ SHIM_SRC=${SHIM_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$SHIM_SRC/tests/integ/tcp_lib.sh"
 command -v sockperf >/dev/null || { echo "sockperf not installed"; exit 77; }
 tcp_testbed_up
+. "$SHIM_SRC/tests/bench/noise_lib.sh"
+noise_measure "$B"
 export SHIM_TRACELEVEL=3
 
 # one HOW MODE: prints "p50 p99.9" (pp) or "msg/s" (tp)
@@ -56,3 +58,4 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
 echo "ping-pong 64 B p50:   kernel ${p50_kernel} us, libshim ${p50_shim} us, ratio $(ratio "$p50_shim" "$p50_kernel") (target <= 0.6)"
 echo "ping-pong 64 B p99.9: kernel ${p999_kernel} us, libshim ${p999_shim} us, ratio $(ratio "$p999_shim" "$p999_kernel") (target <= 0.25)"
 echo "throughput 100 B:     kernel ${tp_kernel} msg/s, libshim ${tp_shim} msg/s, ratio $(ratio "$tp_shim" "$tp_kernel") (target >= 2)"
+noise_report "$p50_shim"

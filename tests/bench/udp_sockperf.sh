@@ -50,6 +50,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 "$TB" up "$N" >/dev/null || { echo "testbed would not come up"; exit 1; }
+. "$SRC/tests/bench/noise_lib.sh"
+noise_measure "$B"
 
 # Run one sockperf client test against a fresh server: MODE (kernel|shim) TEST (pp|tp).
 one() {
@@ -114,4 +116,5 @@ p50r=$(ratio "${V[kernel.50.000]}" "${V[shim.50.000]}")
 p999r=$(ratio "${V[kernel.99.900]}" "${V[shim.99.900]}")
 tpr=$(ratio "${V[kernel.tp]}" "${V[shim.tp]}")
 echo "targets: p50 <= 0.60x: $p50r $(verdict "$p50r" le 0.6); p99.9 <= 0.25x: $p999r $(verdict "$p999r" le 0.25); throughput >= 2.5x: $tpr $(verdict "$tpr" ge 2.5)"
+noise_report "${V[shim.50.000]}"
 echo "load average during the run: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews the tail)"
