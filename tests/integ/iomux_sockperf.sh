@@ -47,7 +47,7 @@ for mux in s p e; do
 	for who in kernel libshim; do
 		pre=
 		[ $who = libshim ] && pre=$LIB
-		v=$(client "$pre" $mux) || { echo "-F $mux client ($who) failed"; tail -5 "$WORK/client.log"; fail=1; continue; }
+		v=$(client "$pre" $mux) || { echo "-F $mux client ($who) failed"; grep -v " SHIM DEBUG" "$WORK/client.log" | tail -25; fail=1; continue; }
 		echo "-F $mux client under $who: $v"
 		[ "$v" = "# dropped messages = 0; # duplicated messages = 0; # out-of-order messages = 0" ] || fail=1
 	done
