@@ -155,7 +155,11 @@ static int sender(uint32_t g[2], int port, int n, uint32_t ifaddr, const char *d
  *   B G1:P, joins G1 (ip_mreq, interface address)                           G1
  *   C G2:P, joins G2 (MCAST_JOIN_GROUP), leaves it before phase 2           G2 phase 1
  *   D 0.0.0.0:P, IP_MULTICAST_ALL 1, joins nothing: every group joined here G1, G2 phase 1
- *   E 0.0.0.0:P, IP_MULTICAST_ALL 0, joins G1 (route), leaves before phase 2 G1 phase 1 */
+ *   E 0.0.0.0:P, IP_MULTICAST_ALL 0, joins G1 (route), leaves before phase 2 G1 phase 1
+ *   F G1:P, joins G1 from another source only (IP_ADD_SOURCE_MEMBERSHIP)    nothing
+ *   G G1:P, joins G1 from the sender (MCAST_JOIN_SOURCE_GROUP)              G1
+ *   H G1:P, joins G1 and blocks the sender (IP_BLOCK_SOURCE)                nothing */
+#define NRX 8
 struct rx {
 	const char *name;
 	int fd;
@@ -168,25 +172,30 @@ static int receiver(uint32_t g[2], int port, int n, uint32_t ifaddr, const char 
 {
 	static uint8_t buf[MAXDG + 1];
 	int ifindex = 0, zero = 0;
-	struct rx r[5] = {
+	struct rx r[NRX] = {
 		{ "A", -1, { { n, n }, { 0, 0 } }, { 0 }, { 0 } },
 		{ "B", -1, { { n, n }, { 0, 0 } }, { 0 }, { 0 } },
 		{ "C", -1, { { 0, 0 }, { n, 0 } }, { 0 }, { 0 } },
 		{ "D", -1, { { n, n }, { n, 0 } }, { 0 }, { 0 } },
 		{ "E", -1, { { n, 0 }, { 0, 0 } }, { 0 }, { 0 } },
+		{ "F", -1, { { 0, 0 }, { 0, 0 } }, { 0 }, { 0 } },
+		{ "G", -1, { { n, n }, { 0, 0 } }, { 0 }, { 0 } },
+		{ "H", -1, { { 0, 0 }, { 0, 0 } }, { 0 }, { 0 } },
 	};
 	struct if_nameindex *ifs = if_nameindex();
 
 	for (struct if_nameindex *i = ifs; i && i->if_index; i++)
 		if (strncmp(i->if_name, "lo", 3) != 0)
 			ifindex = (int)i->if_index;
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < NRX; i++)
 		r[i].fd = mc_socket();
 	bind_to(r[0].fd, 0, port);
 	bind_to(r[1].fd, g[0], port);
 	bind_to(r[2].fd, g[1], port);
 	bind_to(r[3].fd, 0, port);
 	bind_to(r[4].fd, 0, port);
+	for (int i = 5; i < NRX; i++)
+		bind_to(r[i].fd, g[0], port);
 	setsockopt(r[0].fd, IPPROTO_IP, IP_MULTICAST_ALL, &zero, sizeof(zero));
 	setsockopt(r[4].fd, IPPROTO_IP, IP_MULTICAST_ALL, &zero, sizeof(zero));
 
@@ -205,6 +214,22 @@ static int receiver(uint32_t g[2], int port, int n, uint32_t ifaddr, const char 
 		die("C join");
 	if (setsockopt(r[4].fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mroute, sizeof(mroute)) < 0)
 		die("E join");
+	struct ip_mreq_source other = { .imr_multiaddr.s_addr = g[0], .imr_interface.s_addr = ifaddr,
+					.imr_sourceaddr.s_addr = ip("198.18.0.99") };
+	if (setsockopt(r[5].fd, IPPROTO_IP, IP_ADD_SOURCE_MEMBERSHIP, &other, sizeof(other)) < 0)
+		die("F join");
+	struct group_source_req gsr = { .gsr_interface = (uint32_t)ifindex };
+	struct sockaddr_in *gg = (struct sockaddr_in *)&gsr.gsr_group, *gsrc = (struct sockaddr_in *)&gsr.gsr_source;
+	gg->sin_family = gsrc->sin_family = AF_INET;
+	gg->sin_addr.s_addr = g[0];
+	gsrc->sin_addr.s_addr = ip("198.18.0.1");
+	if (setsockopt(r[6].fd, IPPROTO_IP, MCAST_JOIN_SOURCE_GROUP, &gsr, sizeof(gsr)) < 0)
+		die("G join");
+	struct ip_mreq_source blk = other;
+	blk.imr_sourceaddr.s_addr = ip("198.18.0.1");
+	if (setsockopt(r[7].fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &m, sizeof(m)) < 0 ||
+	    setsockopt(r[7].fd, IPPROTO_IP, IP_BLOCK_SOURCE, &blk, sizeof(blk)) < 0)
+		die("H join");
 	touch(dir, "ready");
 	printf("recv ready\n");
 	fflush(stdout);
@@ -212,9 +237,9 @@ static int receiver(uint32_t g[2], int port, int n, uint32_t ifaddr, const char 
 	int phase = 0;
 	uint64_t deadline = now_ms() + 30000, quiet_until = 0;
 	for (;;) {
-		struct pollfd pf[5];
+		struct pollfd pf[NRX];
 		int done = 1;
-		for (int i = 0; i < 5; i++)
+		for (int i = 0; i < NRX; i++)
 			for (int k = 0; k < 2; k++) {
 				int want = r[i].want[k][0] + (phase ? r[i].want[k][1] : 0);
 				if (r[i].got[k] < want)
@@ -238,15 +263,15 @@ static int receiver(uint32_t g[2], int port, int n, uint32_t ifaddr, const char 
 			break;
 		if (now_ms() > deadline) {
 			printf("FAIL: timed out in phase %d\n", phase + 1);
-			for (int i = 0; i < 5; i++)
+			for (int i = 0; i < NRX; i++)
 				printf("  %s got G1 %d G2 %d\n", r[i].name, r[i].got[0], r[i].got[1]);
 			return 1;
 		}
-		for (int i = 0; i < 5; i++)
+		for (int i = 0; i < NRX; i++)
 			pf[i] = (struct pollfd){ .fd = r[i].fd, .events = POLLIN };
-		if (poll(pf, 5, 50) < 0)
+		if (poll(pf, NRX, 50) < 0)
 			die("poll");
-		for (int i = 0; i < 5; i++) {
+		for (int i = 0; i < NRX; i++) {
 			if (!(pf[i].revents & POLLIN))
 				continue;
 			for (;;) {
@@ -290,7 +315,7 @@ static int receiver(uint32_t g[2], int port, int n, uint32_t ifaddr, const char 
 			}
 		}
 	}
-	for (int i = 0; i < 5; i++) {
+	for (int i = 0; i < NRX; i++) {
 		printf("%s: G1 %d G2 %d\n", r[i].name, r[i].got[0], r[i].got[1]);
 		close(r[i].fd);
 	}

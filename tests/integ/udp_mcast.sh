@@ -40,7 +40,7 @@ case_run() {
 	if ! wait "$rpid"; then
 		echo "FAIL $name: receivers"; grep -v ' SHIM ' "$d/recv" | tail -8; fail=1; return
 	fi
-	echo "$name: $(grep -v ' SHIM ' "$d/recv" | grep -E '^[A-E]:' | tr '\n' ' ')"
+	echo "$name: $(grep -v ' SHIM ' "$d/recv" | grep -E '^[A-H]:' | tr '\n' ' ')"
 	if [ "$rmode" = shim ]; then
 		local after rx sock
 		after=$(snmp_udp b)
