@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/rules.h"
 #include "net/route.h"
 #include "net/udp.h"
 #include "sock/udp_sock.h"
@@ -311,8 +312,7 @@ static void rings_sync(struct udp_sock *s)
 	/* Growing: the new pointers are in place before the count says so. */
 	memcpy(s->rx_rings, rs, sizeof(rs[0]) * (size_t)n);
 	__atomic_store_n(&s->nrx, n, __ATOMIC_RELEASE);
-	shim_fd_rings_changed(&s->base);
-	udp_sock_kick(s);
+	udp_sock_rx_changed(s);
 }
 
 static void rings_sync_all(void)
@@ -327,6 +327,9 @@ static void steer(struct udp_sock *s, struct udp_mc *m)
 
 	if (m->ent || !s->mc_rx)
 		return;
+	struct sockaddr_in local = { .sin_family = AF_INET, .sin_port = s->lport, .sin_addr.s_addr = m->group };
+	if (!rules_offload(SHIM_ROLE_UDP_RECEIVER, &local, NULL))
+		return;		/* the rules keep this group with the kernel */
 	err = ent_get(s, m->group, m->ifindex, &m->ent);
 	if (err) {
 		char name[IF_NAMESIZE] = "?";

@@ -85,9 +85,9 @@ static const struct fd_ops udp_ops_inherited;
 
 static void rx_ops_sync(struct udp_sock *s)
 {
-	/* A socket bound to a group address waits for its first join in our receive
-	 * call, where the join can wake it. */
-	bool kernel_rx = s->os_only || (s->bound && !s->mc_rx && !__atomic_load_n(&s->nrx, __ATOMIC_ACQUIRE) &&
+	/* A socket bound to a group address, or that joined a group, waits in our
+	 * receive call, where a join can wake it. */
+	bool kernel_rx = s->os_only || (s->bound && !udp_mc_waits(s) && !__atomic_load_n(&s->nrx, __ATOMIC_ACQUIRE) &&
 					!__atomic_load_n(&s->q_head, __ATOMIC_ACQUIRE));
 	const struct fd_ops *want = kernel_rx ? &udp_ops_rx_kernel : &udp_ops;
 
@@ -101,12 +101,19 @@ static void rx_ops_sync(struct udp_sock *s)
 /* After every offload decision: the stats and the receive path follow it. */
 static void publish_state(struct udp_sock *s)
 {
-	bool any = s->rx_offloaded;
+	bool any = s->rx_offloaded || __atomic_load_n(&s->nrx, __ATOMIC_RELAXED);
 	for (int i = 0; i < UDP_DST_CACHE && !any; i++)
 		any = s->dst[i].state == UDP_DST_OFFLOAD;
 	STAT_SET(s->st, offloaded, any);
 	STAT_SET(s->st, ring, s->nrx ? (uint64_t)s->rx_rings[0]->index : ~0ull);
 	rx_ops_sync(s);
+}
+
+void udp_sock_rx_changed(struct udp_sock *s)
+{
+	shim_fd_rings_changed(&s->base);
+	publish_state(s);
+	udp_sock_kick(s);
 }
 
 static void count_decision(bool offload)
@@ -161,7 +168,7 @@ static void rx_offload_group_bound(struct udp_sock *s)
 }
 
 /* Join the (address, port) group on every interface the bound address covers. */
-static void rx_offload_bound(struct udp_sock *s)
+static void rx_offload_bound_addr(struct udp_sock *s)
 {
 	int ifs[UDP_MAX_RX_RINGS], n = 0;
 	struct ring *rings[UDP_MAX_RX_RINGS];
@@ -220,10 +227,18 @@ static void rx_offload_bound(struct udp_sock *s)
 	update_q_limit(s);
 	shim_fd_rings_changed(&s->base);
 	udp_sock_kick(s);
-	if (!s->laddr)
-		mc_sock_register(s);	/* groups joined, now or before, come to it too */
 	log_dbg("udp fd %d: receiving %s:%u offloaded on %d ring(s)", s->base.fd,
 		inet_ntoa((struct in_addr){ s->laddr }), ntohs(s->lport), nr);
+}
+
+/* After bind (and disconnect): the unicast decision, then, for a socket bound to
+ * INADDR_ANY, the groups: each one it joins is decided by the rules on its own
+ * (udp_receiver GROUP:PORT, as VMA does), whatever the port's unicast decision. */
+static void rx_offload_bound(struct udp_sock *s)
+{
+	rx_offload_bound_addr(s);
+	if (!s->os_only && s->bound && !s->laddr && !s->connected && !cp_init())
+		mc_sock_register(s);
 }
 
 static void rx_offload_connected(struct udp_sock *s)

@@ -131,8 +131,18 @@ unsigned udp_sock_poll_ready(struct shim_fd *f, unsigned events);
 void udp_sock_flush_queue(struct udp_sock *s);
 /* Wake threads asleep in a receive call (new data, or the socket now has rings). */
 void udp_sock_kick(struct udp_sock *s);
+/* The socket's receive rings changed (multicast steering): receive path, iomux and
+ * stats follow. */
+void udp_sock_rx_changed(struct udp_sock *s);
 /* Poll each ring of the socket once; true if anything arrived. */
 bool udp_sock_poll_rings(struct udp_sock *s);
+
+/* Bound to a group address or joined to a group, with the multicast receive side
+ * ours: receive calls wait where a join can wake them, not in the kernel alone. */
+static inline bool udp_mc_waits(const struct udp_sock *s)
+{
+	return s->mc_rx && ((ntohl(s->laddr) >> 28) == 0xe || __atomic_load_n(&s->mc, __ATOMIC_RELAXED));
+}
 
 /* sock/udp_sock_mc.c */
 /* Multicast state of a new socket (TTL 1, loop from SHIM_TX_MC_LOOPBACK, ALL on). */

@@ -302,9 +302,10 @@ ssize_t udp_sock_recvmsg(struct shim_fd *f, struct msghdr *msg, int flags)
 		 * what gives them rings can wake them: an unbound socket (another
 		 * thread's first send binds it), and one bound to a group address that
 		 * has not joined yet, which spins SHIM_RX_POLL_INIT times meanwhile. */
-		if (nonblock || s->connected || (s->bound && !s->mc_rx))
+		bool mc = udp_mc_waits(s);
+		if (nonblock || s->connected || (s->bound && !mc))
 			return os_recv(s, msg, flags);
-		poll_max = s->mc_rx ? shim_params.rx_poll_init : 0;
+		poll_max = mc ? shim_params.rx_poll_init : 0;
 		no_rings = true;
 	}
 	long ratio = shim_params.rx_udp_poll_os_ratio;

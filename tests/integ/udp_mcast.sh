@@ -32,7 +32,7 @@ case_run() {
 	rm -f "$LOGDIR"/stats.*
 	sa=$(snmp_udp a)
 	sb=$(snmp_udp b)
-	bg "$d/recv" in_ns b "$rmode" "$MP" recv "$G1" "$G2" "$port" "$NDG" 198.18.0.2 "$d"
+	bg "$d/recv" in_ns b "$rmode" env ${RULES:+SHIM_CONFIG_FILE=$RULES} "$MP" recv "$G1" "$G2" "$port" "$NDG" 198.18.0.2 "$d"
 	local rpid=$LAST_PID
 	if ! in_ns a "$smode" "$MP" send "$G1" "$G2" "$port" "$NDG" 198.18.0.1 "$d" >"$d/send" 2>&1; then
 		echo "FAIL $name: sender"; grep -v ' SHIM ' "$d/send" | tail -5; fail=1
@@ -73,6 +73,12 @@ case_run kernel-to-kernel kernel kernel
 case_run kernel-to-shim kernel shim
 case_run shim-to-kernel shim kernel
 case_run shim-to-shim shim shim
+# A feed handler's rules: groups offloaded, every other port with the kernel. Sockets
+# bound to 0.0.0.0 are decided per group they join (udp_receiver GROUP:PORT).
+RULES=$LOGDIR/feed.conf
+printf 'use shim udp_receiver 239.0.0.0/8:*\nuse os udp_receiver *:*\n' >"$RULES"
+case_run kernel-to-shim-rules kernel shim
+RULES=
 
 # Loopback inside one libshim process (the kernel run says what to expect).
 for mode in kernel shim; do
