@@ -6,6 +6,7 @@
  *        datagram byte for byte and the group in IP_PKTINFO
  *   mcast_peer loop G PORT N IFADDR           IP_MULTICAST_LOOP inside one process
  *   mcast_peer errors IFADDR                  errno of bad joins, option read-back
+ *   mcast_peer hold G1 G2 PORT IFADDR SECS    one socket in two groups, for shim_stats
  * Exit 0 on success; messages go to stdout. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -434,6 +435,22 @@ static int errors(uint32_t ifaddr)
 	return 0;
 }
 
+/* One socket joined to two groups, held open for the stats reader. */
+static int hold(uint32_t g1, uint32_t g2, int port, uint32_t ifaddr, int secs)
+{
+	int fd = mc_socket();
+	struct ip_mreq m1 = { .imr_multiaddr.s_addr = g1, .imr_interface.s_addr = ifaddr };
+	struct ip_mreq m2 = { .imr_multiaddr.s_addr = g2, .imr_interface.s_addr = ifaddr };
+
+	bind_to(fd, 0, port);
+	if (setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &m1, sizeof(m1)) < 0 ||
+	    setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &m2, sizeof(m2)) < 0)
+		die("join");
+	printf("holding\n");
+	sleep((unsigned)secs);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -447,6 +464,8 @@ int main(int argc, char **argv)
 	}
 	if (argc >= 6 && !strcmp(argv[1], "loop"))
 		return loop(ip(argv[2]), atoi(argv[3]), atoi(argv[4]), ip(argv[5]));
+	if (argc >= 7 && !strcmp(argv[1], "hold"))
+		return hold(ip(argv[2]), ip(argv[3]), atoi(argv[4]), ip(argv[5]), atoi(argv[6]));
 	if (argc >= 3 && !strcmp(argv[1], "errors"))
 		return errors(ip(argv[2]));
 	fprintf(stderr, "usage: see the head of mcast_peer.c\n");

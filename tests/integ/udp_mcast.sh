@@ -102,5 +102,21 @@ if [ "$n" != 1 ]; then
 	echo "FAIL: a join on lo should leave one log line, found $n"; grep ' SHIM ' "$LOGDIR/err.shim" | tail -5; fail=1
 fi
 
+# Per-socket stats name the groups (shim_stats -v 4, the group membership view).
+bg "$LOGDIR/hold" in_ns b shim "$MP" hold "$G1" "$G2" 19100 198.18.0.2 3
+hpid=$LAST_PID
+if wait_for "$LOGDIR/hold" holding 5; then
+	sleep 0.3
+	"$TB" exec "$N" b "$SHIM_BUILD/shim_stats" -n mcast_peer -v 4 -c 1 >"$LOGDIR/hold.stats" 2>&1
+	if grep -q "\[$G1\]" "$LOGDIR/hold.stats" && grep -q "\[$G2\]" "$LOGDIR/hold.stats"; then
+		echo "shim_stats shows the socket's groups: $(grep -c '^\[239' "$LOGDIR/hold.stats") memberships"
+	else
+		echo "FAIL: shim_stats -v 4 does not list both groups:"; cat "$LOGDIR/hold.stats"; fail=1
+	fi
+else
+	fail=1
+fi
+wait $hpid
+
 [ $fail = 0 ] && echo "all multicast cases passed"
 exit $fail
