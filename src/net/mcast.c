@@ -13,8 +13,10 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/log.h"
+#include "core/params.h"
 #include "core/rules.h"
 #include "net/route.h"
 #include "net/udp.h"
@@ -29,6 +31,7 @@ struct mc_ent {
 	unsigned refs;			/* steered memberships */
 	unsigned holders;		/* sockets that polled its ring (iomux contract) */
 	bool gone;			/* flow detached, out of the list */
+	uint64_t joined_ns;		/* when the steering was set up (net_now_ns) */
 };
 
 static pthread_mutex_t mc_mutex = PTHREAD_MUTEX_INITIALIZER;
@@ -38,9 +41,22 @@ static struct mc_ent *ents;		/* live entries (mc_mutex; reads also mc_lock) */
 static struct udp_sock *socks;		/* registry (mc_mutex + mc_lock to change) */
 static int nents;
 
+/* A fork() child starts with no rings and its sockets are the kernel's: what the
+ * parent steered stays the parent's, and the lists here (which point at the
+ * parent's rings) are forgotten, as another thread may have held the locks. */
+static void mc_atfork_child(void)
+{
+	pthread_mutex_init(&mc_mutex, NULL);
+	pthread_spin_init(&mc_lock, PTHREAD_PROCESS_PRIVATE);
+	socks = NULL;
+	ents = NULL;
+	nents = 0;
+}
+
 static void mc_init_once(void)
 {
 	pthread_spin_init(&mc_lock, PTHREAD_PROCESS_PRIVATE);
+	pthread_atfork(NULL, NULL, mc_atfork_child);
 }
 
 static void mc_init(void)
@@ -190,6 +206,26 @@ void mc_loopback(uint32_t saddr, uint16_t sport, uint32_t group, uint16_t dport,
 	deliver(c, &m, ifindex);
 }
 
+void mc_wait_after_join(uint32_t group)
+{
+	uint64_t wait_ns = (uint64_t)shim_params.wait_after_join_msec * 1000000u, joined = 0;
+
+	if (!wait_ns || !__atomic_load_n(&nents, __ATOMIC_RELAXED))
+		return;
+	pthread_spin_lock(&mc_lock);
+	for (struct mc_ent *e = ents; e; e = e->next)
+		if (e->group == group && e->joined_ns > joined)
+			joined = e->joined_ns;
+	pthread_spin_unlock(&mc_lock);
+	uint64_t now = net_now_ns();
+	if (!joined || now >= joined + wait_ns)
+		return;
+	uint64_t left = joined + wait_ns - now;
+	struct timespec ts = { (time_t)(left / 1000000000u), (long)(left % 1000000000u) };
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
 /* ---- steering entries (mc_mutex held) ---- */
 
 static void ent_free_if_unused(struct mc_ent *e)
@@ -224,6 +260,7 @@ static int ent_get(struct udp_sock *s, uint32_t group, int ifindex, struct mc_en
 		udp_set_partial_csum_if(ifindex);
 	e->group = group;
 	e->ifindex = ifindex;
+	e->joined_ns = net_now_ns();
 	e->flow = (struct ring_flow){ .kind = RING_FLOW_MCAST, .proto = IPPROTO_UDP, .dst_ip = group };
 	err = ring_flow_attach(e->ring, &e->flow, mc_sink, e);
 	if (err) {

@@ -47,6 +47,10 @@ int mc_membership_ifaces(struct udp_sock *s, uint32_t group, int *ifs, int max);
 /* Any membership at all (RX_POLL_INIT applies until the first). */
 bool mc_sock_joined(struct udp_sock *s);
 
+/* SHIM_WAIT_AFTER_JOIN_MSEC: the first send to a group this process joined less
+ * than that long ago waits out the rest (the switches learn the join meanwhile). */
+void mc_wait_after_join(uint32_t group);
+
 /* A datagram this process sent to group through a ring on ifindex, with
  * IP_MULTICAST_LOOP on: the process's sockets that would receive it get a copy. */
 void mc_loopback(uint32_t saddr, uint16_t sport, uint32_t group, uint16_t dport, int ifindex,

@@ -376,6 +376,8 @@ static void dst_resolve(struct udp_sock *s, struct udp_dst *d, uint32_t daddr, u
 		const uint8_t mac[ETHER_ALEN] = { 0x01, 0x00, 0x5e, (uint8_t)(g >> 16 & 0x7f),
 						  (uint8_t)(g >> 8), (uint8_t)g };
 		memcpy(a.dmac, mac, ETHER_ALEN);
+		if (fresh)
+			mc_wait_after_join(daddr);
 		if (fresh && s->mc_loop)
 			log_dbg("udp fd %d: sending to group %s through a ring: loopback copies reach this process's sockets only, not receivers in other processes on this host",
 				s->base.fd, inet_ntoa((struct in_addr){ daddr }));

@@ -345,8 +345,11 @@ static int loop(uint32_t g, int port, int n, uint32_t ifaddr)
 			die("IP_MULTICAST_LOOP");
 		for (int k = 0; k < n; k++) {
 			unsigned len = fill(buf, 0, (unsigned)k);
+			uint64_t t0 = now_ms();
 			if (sendto(tx, buf, len, 0, (struct sockaddr *)&to, sizeof(to)) != (ssize_t)len)
 				die("sendto");
+			if (on && !k)
+				printf("first send took %llu ms\n", (unsigned long long)(now_ms() - t0));
 		}
 		uint64_t end = now_ms() + 500;
 		while (now_ms() < end) {

@@ -89,6 +89,16 @@ for mode in kernel shim; do
 	fi
 done
 
+# SHIM_WAIT_AFTER_JOIN_MSEC holds the first send to a group joined just before.
+in_ns b shim env SHIM_WAIT_AFTER_JOIN_MSEC=400 "$MP" loop "$G1" 19001 5 198.18.0.2 >"$LOGDIR/wait" 2>&1
+ms=$(sed -n 's/^first send took \([0-9]*\) ms/\1/p' "$LOGDIR/wait")
+first=$(sed -n 's/^first send took \([0-9]*\) ms/\1/p' "$LOGDIR/loop.shim")
+if [ "${ms:-0}" -ge 300 ] && [ "${first:-999}" -lt 300 ]; then
+	echo "SHIM_WAIT_AFTER_JOIN_MSEC=400: first send held ${ms} ms (${first} ms without)"
+else
+	echo "FAIL: SHIM_WAIT_AFTER_JOIN_MSEC=400: first send took '${ms:-?}' ms, '${first:-?}' ms without"; fail=1
+fi
+
 # Bad joins and option read-back: libshim answers exactly as the kernel.
 in_ns b kernel "$MP" errors 198.18.0.2 >"$LOGDIR/err.kernel" 2>&1
 in_ns b shim "$MP" errors 198.18.0.2 >"$LOGDIR/err.shim" 2>&1
