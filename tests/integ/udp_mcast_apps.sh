@@ -1,7 +1,8 @@
 #!/bin/bash
 # Real programs with multicast under libshim: a python3 receiver (IP_ADD_MEMBERSHIP,
 # select(), and a blocking recv() on a group-bound socket woken by its join) fed by
-# a libshim sender, and sockperf ping-pong and throughput to a group with libshim on
+# a libshim sender, and sockperf ping-pong (recvfrom and epoll) and throughput to a
+# group with libshim on
 # both sides, with proof of offload (ring frames moved, Udp counters of the
 # offloading namespace did not).
 set -u
@@ -38,20 +39,26 @@ fi
 if command -v sockperf >/dev/null; then
 	sa=$(snmp_udp a)
 	sb=$(snmp_udp b)
-	for t in pp tp; do
+	# pp-epoll: both sides wait in epoll_wait (-F e, the group from a feed file).
+	for t in pp pp-epoll tp; do
 		port=$((12000 + RANDOM % 1000))
-		bg "$LOGDIR/sp.server.$t" in_ns b shim sockperf sr -i "$G" -p $port --mc-rx-if 198.18.0.2 --mc-tx-if 198.18.0.2
+		dest=(-i "$G" -p $port)
+		if [ $t = pp-epoll ]; then
+			echo "U:$G:$port" >"$LOGDIR/feed.$port"
+			dest=(-f "$LOGDIR/feed.$port" -F e)
+		fi
+		bg "$LOGDIR/sp.server.$t" in_ns b shim sockperf sr "${dest[@]}" --mc-rx-if 198.18.0.2 --mc-tx-if 198.18.0.2
 		server=$LAST_PID
-		wait_for "$LOGDIR/sp.server.$t" "using recvfrom\|listen on" 10 || { fail=1; continue; }
+		wait_for "$LOGDIR/sp.server.$t" "using recvfrom\|using epoll\|listen on" 10 || { fail=1; continue; }
 		log=$LOGDIR/sp.client.$t
-		if ! timeout 30 "$TB" exec "$N" a env LD_PRELOAD="$SHIM_LIB" SHIM_TRACELEVEL=4 sockperf $t -i "$G" -p $port \
+		if ! timeout 30 "$TB" exec "$N" a env LD_PRELOAD="$SHIM_LIB" SHIM_TRACELEVEL=4 sockperf ${t%-epoll} "${dest[@]}" \
 			--mc-rx-if 198.18.0.1 --mc-tx-if 198.18.0.1 -m 64 -t 1 >"$log" 2>&1; then
 			echo "FAIL: sockperf $t to $G"; grep -v ' SHIM ' "$log" | tail -5; fail=1
 		fi
 		case $t in
-		pp)	grep -q 'dropped messages = 0; # duplicated messages = 0; # out-of-order messages = 0' "$log" ||
-				{ echo "FAIL: sockperf pp to a group lost, duplicated or reordered messages"; fail=1; }
-			echo "sockperf pp to $G: $(grep -o 'Latency is [0-9.]* usec' "$log"), p50 $(sed -n 's/.*percentile 50.000 = *//p' "$log") usec" ;;
+		pp*)	grep -q 'dropped messages = 0; # duplicated messages = 0; # out-of-order messages = 0' "$log" ||
+				{ echo "FAIL: sockperf $t to a group lost, duplicated or reordered messages"; fail=1; }
+			echo "sockperf $t to $G: $(grep -o 'Latency is [0-9.]* usec' "$log"), p50 $(sed -n 's/.*percentile 50.000 = *//p' "$log") usec" ;;
 		tp)	grep -q 'Message Rate is [0-9]' "$log" || { echo "FAIL: sockperf tp to a group: no rate"; fail=1; }
 			echo "sockperf tp to $G: $(grep -o 'Message Rate is [0-9]* \[msg/sec\]' "$log")" ;;
 		esac
