@@ -2,8 +2,7 @@
 # Real programs with multicast under libshim: a python3 receiver (IP_ADD_MEMBERSHIP,
 # select(), and a blocking recv() on a group-bound socket woken by its join) fed by
 # a libshim sender, and sockperf ping-pong (recvfrom and epoll) and throughput to a
-# group with libshim on
-# both sides, with proof of offload (ring frames moved, Udp counters of the
+# group with libshim on both sides, with proof of offload (ring frames moved, Udp counters of the
 # offloading namespace did not).
 set -u
 . "$SHIM_SRC/tests/integ/udp_lib.sh"
