@@ -560,8 +560,3 @@ int mc_membership_ifaces(struct udp_sock *s, uint32_t group, int *ifs, int max)
 	pthread_mutex_unlock(&mc_mutex);
 	return n;
 }
-
-bool mc_sock_joined(struct udp_sock *s)
-{
-	return __atomic_load_n(&s->mc, __ATOMIC_RELAXED) != NULL;
-}

@@ -44,8 +44,6 @@ void mc_membership_drop(struct udp_sock *s, uint32_t group, int ifindex);
 void mc_sock_set_all(struct udp_sock *s, bool all);
 /* Interfaces on which s holds a membership of group (up to max). */
 int mc_membership_ifaces(struct udp_sock *s, uint32_t group, int *ifs, int max);
-/* Any membership at all (RX_POLL_INIT applies until the first). */
-bool mc_sock_joined(struct udp_sock *s);
 
 /* SHIM_WAIT_AFTER_JOIN_MSEC: the first send to a group this process joined less
  * than that long ago waits out the rest (the switches learn the join meanwhile). */
