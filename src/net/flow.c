@@ -52,7 +52,7 @@ static uint32_t flow_hash(const struct udp_meta *m)
 }
 
 /* Validate and describe a delivered datagram: false when it was dropped (taken). */
-static bool sink_accept(struct shim_pkt *pkt, struct udp_meta *m)
+bool udp_sink_accept(struct shim_pkt *pkt, struct udp_meta *m)
 {
 	struct ring *r = pkt->ring;
 
@@ -72,7 +72,7 @@ static void group_sink(void *ctx, struct shim_pkt *pkt)
 	struct udp_sock *s;
 	struct udp_meta m;
 
-	if (!sink_accept(pkt, &m))
+	if (!udp_sink_accept(pkt, &m))
 		return;
 	pthread_spin_lock(&g->lock);
 	s = g->members;
@@ -93,7 +93,7 @@ static void conn_sink(void *ctx, struct shim_pkt *pkt)
 	struct udp_sock *s = ctx;
 	struct udp_meta m;
 
-	if (!sink_accept(pkt, &m))
+	if (!udp_sink_accept(pkt, &m))
 		return;
 	udp_sock_enqueue(s, pkt, &m);
 }
@@ -199,6 +199,17 @@ void udp_group_leave(struct udp_sock *s)
 		g->nflows_gone = true;
 	}
 	pthread_mutex_unlock(&groups_lock);
+}
+
+int udp_group_rings(struct udp_sock *s, struct ring **out, int max)
+{
+	int n = 0;
+
+	pthread_mutex_lock(&groups_lock);
+	for (int i = 0; s->group && i < s->group->nrings && n < max; i++)
+		out[n++] = s->group->rings[i];
+	pthread_mutex_unlock(&groups_lock);
+	return n;
 }
 
 /* groups_lock held. Drop one holder; the last one puts the rings. */

@@ -76,6 +76,11 @@ size_t udp_copy_out(const struct shim_pkt *pkt, const struct udp_meta *m, size_t
 int udp_group_join(struct udp_sock *s, uint32_t laddr, uint16_t lport, bool reuseport,
 		   struct ring **rings, int nrings);
 void udp_group_leave(struct udp_sock *s);
+/* The rings of the 3-tuple group s is a member of (0 when none). */
+int udp_group_rings(struct udp_sock *s, struct ring **out, int max);
+/* A flow sink's first step: validate a delivered datagram and describe it in *m;
+ * false when it was dropped (taken). */
+bool udp_sink_accept(struct shim_pkt *pkt, struct udp_meta *m);
 /* At destroy: the socket no longer needs the rings of the last group it joined. */
 void udp_group_release(struct udp_sock *s);
 

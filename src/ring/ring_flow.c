@@ -287,6 +287,21 @@ bool ring_flow_table_deliver(struct ring_flow_table *t, struct shim_pkt *p)
 		return false;
 	memcpy(&k.dst_ip, ip + 16, 4);
 	memcpy(&k.dst_port, l4 + 2, 2);
+	if (p->flags & PKT_F_MCAST) {
+		/* A group is only ever ours by its own flow: a port bound to any address
+		 * must not take datagrams of groups nobody here joined. */
+		if (!t->nkind[RING_FLOW_MCAST])
+			return false;
+		k.kind = RING_FLOW_MCAST;
+		e = lookup(t, &k);
+		if (e)
+			goto hit;
+		k.dst_port = 0;
+		e = lookup(t, &k);
+		if (e)
+			goto hit;
+		return false;
+	}
 	if (t->nkind[RING_FLOW_5TUPLE]) {
 		k.kind = RING_FLOW_5TUPLE;
 		memcpy(&k.src_ip, ip + 12, 4);
@@ -309,16 +324,6 @@ bool ring_flow_table_deliver(struct ring_flow_table *t, struct shim_pkt *p)
 		if (e)
 			goto hit;
 		k.dst_ip = dst;
-	}
-	if (t->nkind[RING_FLOW_MCAST] && (p->flags & PKT_F_MCAST)) {
-		k.kind = RING_FLOW_MCAST;
-		e = lookup(t, &k);
-		if (e)
-			goto hit;
-		k.dst_port = 0;
-		e = lookup(t, &k);
-		if (e)
-			goto hit;
 	}
 	return false;
 hit:

@@ -105,6 +105,10 @@ flow_lookup(__u32 saddr, __u32 daddr, __u16 sport, __u16 dport, __u8 proto)
 	struct steer_key3 k3 = { .daddr = daddr, .dport = dport, .proto = proto };
 	const struct steer_val *v;
 
+	/* 224.0.0.0/4 (first byte, network order): only a group joined here is ours,
+	 * never through a port bound to any address. */
+	if ((daddr & bpf_htonl(0xf0000000)) == bpf_htonl(0xe0000000))
+		return bpf_map_lookup_elem(&mcast, &daddr);
 	v = bpf_map_lookup_elem(&flow5, &k5);
 	if (v)
 		return v;

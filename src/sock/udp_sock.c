@@ -20,6 +20,7 @@
 #include "core/params.h"
 #include "core/rules.h"
 #include "intercept/intercept.h"
+#include "net/mcast.h"
 #include "net/route.h"
 #include "net/udp.h"
 
@@ -84,7 +85,9 @@ static const struct fd_ops udp_ops_inherited;
 
 static void rx_ops_sync(struct udp_sock *s)
 {
-	bool kernel_rx = s->os_only || (s->bound && !__atomic_load_n(&s->nrx, __ATOMIC_ACQUIRE) &&
+	/* A socket bound to a group address, or that joined a group, waits in our
+	 * receive call, where a join can wake it. */
+	bool kernel_rx = s->os_only || (s->bound && !udp_mc_waits(s) && !__atomic_load_n(&s->nrx, __ATOMIC_ACQUIRE) &&
 					!__atomic_load_n(&s->q_head, __ATOMIC_ACQUIRE));
 	const struct fd_ops *want = kernel_rx ? &udp_ops_rx_kernel : &udp_ops;
 
@@ -98,12 +101,19 @@ static void rx_ops_sync(struct udp_sock *s)
 /* After every offload decision: the stats and the receive path follow it. */
 static void publish_state(struct udp_sock *s)
 {
-	bool any = s->rx_offloaded;
+	bool any = s->rx_offloaded || __atomic_load_n(&s->nrx, __ATOMIC_RELAXED);
 	for (int i = 0; i < UDP_DST_CACHE && !any; i++)
 		any = s->dst[i].state == UDP_DST_OFFLOAD;
 	STAT_SET(s->st, offloaded, any);
 	STAT_SET(s->st, ring, s->nrx ? (uint64_t)s->rx_rings[0]->index : ~0ull);
 	rx_ops_sync(s);
+}
+
+void udp_sock_rx_changed(struct udp_sock *s)
+{
+	shim_fd_rings_changed(&s->base);
+	publish_state(s);
+	udp_sock_kick(s);
 }
 
 static void count_decision(bool offload)
@@ -122,6 +132,7 @@ static void rx_detach(struct udp_sock *s)
 
 	udp_group_leave(s);
 	udp_conn_detach(s);
+	mc_sock_unregister(s);
 	s->rx_offloaded = false;
 	if (had)
 		shim_fd_rings_changed(&s->base);
@@ -137,8 +148,27 @@ static void hold_conn_ring(struct udp_sock *s, struct ring *r)
 		ring_put(old);
 }
 
+/* Bound to a group address: it hears only that group, on the rings its joins (or
+ * those of the process, IP_MULTICAST_ALL) steer it to. */
+static void rx_offload_group_bound(struct udp_sock *s)
+{
+	struct sockaddr_in local = sin_of(s->laddr, s->lport);
+	bool off = rules_offload(SHIM_ROLE_UDP_RECEIVER, &local, NULL);
+
+	count_decision(off);
+	if (!off)
+		return;
+	udp_frag_init();
+	s->rx_offloaded = true;
+	update_q_limit(s);
+	mc_sock_register(s);
+	udp_sock_kick(s);
+	log_dbg("udp fd %d: receiving group %s:%u offloaded", s->base.fd,
+		inet_ntoa((struct in_addr){ s->laddr }), ntohs(s->lport));
+}
+
 /* Join the (address, port) group on every interface the bound address covers. */
-static void rx_offload_bound(struct udp_sock *s)
+static void rx_offload_bound_addr(struct udp_sock *s)
 {
 	int ifs[UDP_MAX_RX_RINGS], n = 0;
 	struct ring *rings[UDP_MAX_RX_RINGS];
@@ -147,10 +177,14 @@ static void rx_offload_bound(struct udp_sock *s)
 	if (s->os_only || !s->bound)
 		return;
 	uint32_t host = ntohl(s->laddr);
-	if ((host >> 24) == 127 || (host >> 28) == 0xe)
-		return;		/* loopback stays with the kernel; multicast is not ours */
+	if ((host >> 24) == 127)
+		return;		/* loopback stays with the kernel */
 	if (cp_init())		/* only now: the control plane runs a thread of its own */
 		return;
+	if ((host >> 28) == 0xe) {
+		rx_offload_group_bound(s);
+		return;
+	}
 	if (s->laddr) {
 		int idx = cp_addr_ifindex(s->laddr);
 		bool lo = true;
@@ -195,6 +229,16 @@ static void rx_offload_bound(struct udp_sock *s)
 	udp_sock_kick(s);
 	log_dbg("udp fd %d: receiving %s:%u offloaded on %d ring(s)", s->base.fd,
 		inet_ntoa((struct in_addr){ s->laddr }), ntohs(s->lport), nr);
+}
+
+/* After bind (and disconnect): the unicast decision, then, for a socket bound to
+ * INADDR_ANY, the groups: each one it joins is decided by the rules on its own
+ * (udp_receiver GROUP:PORT, as VMA does), whatever the port's unicast decision. */
+static void rx_offload_bound(struct udp_sock *s)
+{
+	rx_offload_bound_addr(s);
+	if (!s->os_only && s->bound && !s->laddr && !s->connected && !cp_init())
+		mc_sock_register(s);
 }
 
 static void rx_offload_connected(struct udp_sock *s)
@@ -295,13 +339,22 @@ static void dst_resolve(struct udp_sock *s, struct udp_dst *d, uint32_t daddr, u
 	d->state = UDP_DST_KERNEL;
 	if (!d->rules_offload)
 		return;
-	if (cp_route(daddr, s->bound_if, &p) || p.type != CP_DEST_UNICAST)
-		return;		/* same host, broadcast, multicast, unreachable: the kernel */
-	if (s->laddr && s->laddr != p.src) {
-		/* Bound to one address: it must be on the output interface. */
-		if (cp_addr_ifindex(s->laddr) != p.ifindex)
+	bool mcast = (ntohl(daddr) >> 28) == 0xe;
+	if (mcast) {
+		/* TTL 0 only loops back (the kernel's job); loopback devices are not ours. */
+		bool lo = true;
+		if (!s->mc_ttl || udp_mc_path(s, daddr, dport, &p.ifindex, &p.src) ||
+		    cp_link(p.ifindex, &p.mtu, NULL, NULL, &lo) < 0 || lo)
 			return;
-		p.src = s->laddr;
+	} else {
+		if (cp_route(daddr, s->bound_if, &p) || p.type != CP_DEST_UNICAST)
+			return;		/* same host, broadcast, unreachable: the kernel */
+		if (s->laddr && s->laddr != p.src) {
+			/* Bound to one address: it must be on the output interface. */
+			if (cp_addr_ifindex(s->laddr) != p.ifindex)
+				return;
+			p.src = s->laddr;
+		}
 	}
 	if (tx_ring_for(s, p.ifindex, &r)) {
 		STAT_INC_MT(stats_global(), no_backend);
@@ -314,8 +367,25 @@ static void dst_resolve(struct udp_sock *s, struct udp_dst *d, uint32_t daddr, u
 		return;
 
 	struct net_tmpl_args a = { .saddr = p.src, .daddr = daddr, .sport = s->lport, .dport = dport,
-				   .tos = s->tos, .ttl = s->ttl };
+				   .tos = s->tos, .ttl = mcast ? s->mc_ttl : s->ttl };
 	memcpy(a.smac, ring_mac(r), ETHER_ALEN);
+	d->mcast = mcast;
+	if (mcast) {
+		/* RFC 1112 6.4: 01:00:5e and the group's low 23 bits; no neighbour. */
+		uint32_t g = ntohl(daddr);
+		const uint8_t mac[ETHER_ALEN] = { 0x01, 0x00, 0x5e, (uint8_t)(g >> 16 & 0x7f),
+						  (uint8_t)(g >> 8), (uint8_t)g };
+		memcpy(a.dmac, mac, ETHER_ALEN);
+		if (fresh)
+			mc_wait_after_join(daddr);
+		if (fresh && s->mc_loop)
+			log_dbg("udp fd %d: sending to group %s through a ring: loopback copies reach this process's sockets only, not receivers in other processes on this host",
+				s->base.fd, inet_ntoa((struct in_addr){ daddr }));
+		net_tmpl_init(&d->tmpl, &a);
+		d->state = UDP_DST_OFFLOAD;
+		__atomic_store_n(&s->tx_offloaded, true, __ATOMIC_RELAXED);
+		return;
+	}
 	int err = cp_neigh_lookup(p.ifindex, p.nexthop, a.dmac);
 	if (err == -EAGAIN && !s->base.nonblock && fresh) {
 		/* First datagram to a new neighbour: wait a little for the kernel's ARP. */
@@ -484,6 +554,10 @@ static int udp_setsockopt(struct shim_fd *f, int level, int name, const void *va
 		case IP_PKTINFO: s->pktinfo = v; break;
 		case IP_RECVTOS: s->recvtos = v; break;
 		case IP_RECVTTL: s->recvttl = v; break;
+		default:
+			if (udp_mc_setsockopt(s, name, val, len))
+				publish_state(s);
+			break;
 		}
 	} else if (level == IPPROTO_UDP && name == 1 /* UDP_CORK */) {
 		/* Corked datagrams are assembled by the kernel: send through it. */
@@ -554,6 +628,7 @@ static void udp_destroy(struct shim_fd *f)
 	rx_detach(s);
 	udp_sock_flush_queue(s);
 	udp_group_release(s);
+	mc_sock_release(s);
 	hold_conn_ring(s, NULL);
 	for (int i = 0; i < UDP_DST_CACHE; i++)
 		dst_release(&s->dst[i]);
@@ -652,6 +727,8 @@ static ssize_t send_one(struct shim_fd *f, const struct msghdr *msg, int flags, 
 	struct ring *r = d->ring;
 	unsigned mtu = d->mtu;
 	struct net_tmpl t = d->tmpl;
+	bool loop = d->mcast && s->mc_loop;
+	int ifindex = d->ifindex;
 	pthread_mutex_unlock(&s->dst_lock);
 
 	bool nonblock = f->nonblock || (flags & MSG_DONTWAIT);
@@ -691,6 +768,12 @@ static ssize_t send_one(struct shim_fd *f, const struct msghdr *msg, int flags, 
 	STAT_INC(s->st, tx_offload_packets);
 	STAT_ADD(s->st, tx_offload_bytes, len);
 	udp_sock_note_caller(s, false);
+	if (loop) {
+		uint32_t src;
+		memcpy(&src, t.hdr + 14 + 12, sizeof(src));	/* IPv4 source of the template */
+		mc_loopback(src, s->lport, daddr, dport, ifindex, s->tos, s->mc_ttl, msg->msg_iov,
+			    (int)msg->msg_iovlen, len);
+	}
 	return (ssize_t)len;
 }
 
@@ -776,6 +859,12 @@ static void udp_atfork_child(struct shim_fd *f)
 	s->rx_offloaded = false;
 	s->group = NULL;
 	s->held_group = NULL;
+	/* Memberships stay the kernel's (the socket is shared); ours belong to the parent. */
+	s->mc = NULL;
+	s->mc_rx = false;
+	s->mc_next = NULL;
+	s->mc_held = NULL;
+	s->mc_nheld = s->mc_capheld = 0;
 	s->conn_ring = NULL;
 	s->conn_ring_held = NULL;
 	s->q_head = s->q_tail = NULL;
@@ -846,5 +935,6 @@ struct shim_fd *udp_sock_new(int fd, int type, int protocol)
 	STAT_SET(s->st, ring, ~0ull);
 	STAT_SET(s->st, blocking, !s->base.nonblock);
 	update_q_limit(s);
+	udp_mc_init(s);
 	return &s->base;
 }

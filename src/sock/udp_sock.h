@@ -30,6 +30,7 @@ struct udp_dst {
 	uint16_t dport;
 	uint8_t state;			/* enum udp_dst_state */
 	bool rules_offload;		/* udp_sender decision, taken once per destination */
+	bool mcast;			/* a group: IP_MULTICAST_LOOP copies on send */
 	uint32_t cp_gen, opt_gen;	/* template validity */
 	struct ring *ring;		/* TX ring (borrowed from the socket's set) */
 	unsigned mtu;
@@ -39,6 +40,8 @@ struct udp_dst {
 };
 
 struct udp_group;
+struct udp_mc;
+struct mc_ent;
 
 struct udp_sock {
 	struct shim_fd base;		/* first: the fd table sees this */
@@ -91,6 +94,18 @@ struct udp_sock {
 	int ntx;
 	struct ring *tx_rings[UDP_MAX_TX_RINGS];	/* referenced until destroy */
 
+	/* multicast (net/mcast.c, sock/udp_sock_mc.c) */
+	struct udp_mc *mc;		/* memberships as the kernel holds them */
+	bool mc_rx;			/* receive side in the multicast registry */
+	bool mc_all;			/* IP_MULTICAST_ALL (the kernel's default: on) */
+	bool mc_loop;			/* IP_MULTICAST_LOOP */
+	uint8_t mc_ttl;			/* IP_MULTICAST_TTL */
+	int mc_index;			/* IP_MULTICAST_IF interface, 0 = by route */
+	uint32_t mc_addr;		/* IP_MULTICAST_IF address */
+	struct udp_sock *mc_next;	/* multicast registry list */
+	struct mc_ent **mc_held;	/* steering entries whose rings this socket polls */
+	int mc_nheld, mc_capheld;
+
 	struct shim_sock_stats *st;
 	struct udp_sock *group_next;	/* member list of the group */
 };
@@ -116,7 +131,27 @@ unsigned udp_sock_poll_ready(struct shim_fd *f, unsigned events);
 void udp_sock_flush_queue(struct udp_sock *s);
 /* Wake threads asleep in a receive call (new data, or the socket now has rings). */
 void udp_sock_kick(struct udp_sock *s);
+/* The socket's receive rings changed (multicast steering): receive path, iomux and
+ * stats follow. */
+void udp_sock_rx_changed(struct udp_sock *s);
 /* Poll each ring of the socket once; true if anything arrived. */
 bool udp_sock_poll_rings(struct udp_sock *s);
+
+/* Bound to a group address or joined to a group, with the multicast receive side
+ * ours: receive calls wait where a join can wake them, not in the kernel alone. */
+static inline bool udp_mc_waits(const struct udp_sock *s)
+{
+	return s->mc_rx && ((ntohl(s->laddr) >> 28) == 0xe || __atomic_load_n(&s->mc, __ATOMIC_RELAXED));
+}
+
+/* sock/udp_sock_mc.c */
+/* Multicast state of a new socket (TTL 1, loop from SHIM_TX_MC_LOOPBACK, ALL on). */
+void udp_mc_init(struct udp_sock *s);
+/* After the kernel accepted setsockopt(IPPROTO_IP, name): follow it. s->lock held.
+ * True when the option was a multicast one. */
+bool udp_mc_setsockopt(struct udp_sock *s, int name, const void *val, socklen_t len);
+/* Output interface and source for a datagram to group daddr, as the kernel would
+ * choose them (IP_MULTICAST_IF, SO_BINDTODEVICE, route). 0 or -errno. */
+int udp_mc_path(struct udp_sock *s, uint32_t daddr, uint16_t dport, int *ifindex, uint32_t *saddr);
 
 #endif

@@ -296,13 +296,17 @@ ssize_t udp_sock_recvmsg(struct shim_fd *f, struct msghdr *msg, int flags)
 		return os_recv(s, msg, flags);
 	bool nonblock = f->nonblock || (flags & MSG_DONTWAIT);
 	long poll_max = shim_params.rx_poll;
+	bool no_rings = false;
 	if (!__atomic_load_n(&s->nrx, __ATOMIC_ACQUIRE) && !__atomic_load_n(&s->q_head, __ATOMIC_RELAXED)) {
-		/* Not offloaded: the kernel, blocking included. An unbound socket is the
-		 * exception: another thread's first send binds it and may move its
-		 * traffic to a ring, so it sleeps where that send can wake it. */
-		if (s->bound || s->connected || nonblock)
+		/* Not offloaded: the kernel, blocking included. Exceptions sleep where
+		 * what gives them rings can wake them: an unbound socket (another
+		 * thread's first send binds it), and one bound to a group address that
+		 * has not joined yet, which spins SHIM_RX_POLL_INIT times meanwhile. */
+		bool mc = udp_mc_waits(s);
+		if (nonblock || s->connected || (s->bound && !mc))
 			return os_recv(s, msg, flags);
-		poll_max = 0;
+		poll_max = mc ? shim_params.rx_poll_init : 0;
+		no_rings = true;
 	}
 	long ratio = shim_params.rx_udp_poll_os_ratio;
 	long yield_every = shim_params.rx_poll_yield;
@@ -380,8 +384,10 @@ ssize_t udp_sock_recvmsg(struct shim_fd *f, struct msghdr *msg, int flags)
 			r = err;
 			break;
 		}
-		if (!poll_max && __atomic_load_n(&s->nrx, __ATOMIC_ACQUIRE))
-			poll_max = shim_params.rx_poll;	/* the first send gave it rings */
+		if (no_rings && __atomic_load_n(&s->nrx, __ATOMIC_ACQUIRE)) {
+			poll_max = shim_params.rx_poll;	/* the first send or join gave it rings */
+			no_rings = false;
+		}
 		spins = poll_max > 0 ? poll_max - 1 : 0;	/* after a wake-up: one poll, then sleep again */
 		if (udp_sock_poll_rings(s))
 			spins = 0;

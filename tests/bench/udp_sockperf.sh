@@ -6,7 +6,9 @@
 # issue's targets (ping-pong p50 <= 0.6x, p99.9 <= 0.25x, throughput >= 2.5x).
 # Not a pass/fail test. contrib/demo.sh runs it for `make demo`.
 #   tests/bench/udp_sockperf.sh [BUILD_DIR] [-r ROUNDS] [-t SECONDS] [-m BYTES] [-P]
-#                               [-o pp|tp] [-e VAR=VALUE]... [-T VAR=VALUE|none]
+#                               [-o pp|tp] [-e VAR=VALUE]... [-T VAR=VALUE|none] [-g GROUP]
+# -g runs every test to a multicast group (e.g. 239.1.1.1) instead of the server's
+# address: both sides join it (--mc-rx-if) and send through their veth (--mc-tx-if).
 # -o runs only ping-pong or only throughput; -e adds a SHIM_* setting to every libshim
 # run (both sides); -T replaces the setting of the libshim throughput runs only, by
 # default SHIM_SPEC=throughput (what a packet-rate user sets: it batches TX kicks,
@@ -17,7 +19,7 @@
 # leaves placement to the scheduler.
 set -u
 B=build
-ROUNDS=3 SECS=3 SIZE=64 PIN=1 ONLY=
+ROUNDS=3 SECS=3 SIZE=64 PIN=1 ONLY= GROUP=
 SHIM_ENV=() TP_ENV=(SHIM_SPEC=throughput)
 [ $# -gt 0 ] && [ "${1#-}" = "$1" ] && { B=$1; shift; }
 while [ $# -gt 0 ]; do
@@ -29,7 +31,8 @@ while [ $# -gt 0 ]; do
 	-o) ONLY=$2; shift 2 ;;
 	-e) SHIM_ENV+=("$2"); shift 2 ;;
 	-T) TP_ENV=(); [ "$2" != none ] && TP_ENV=("$2"); shift 2 ;;
-	*) echo "usage: $0 [BUILD_DIR] [-r ROUNDS] [-t SECONDS] [-m BYTES] [-P] [-o pp|tp] [-e VAR=VALUE]... [-T VAR=VALUE|none]"; exit 2 ;;
+	-g) GROUP=$2; shift 2 ;;
+	*) echo "usage: $0 [BUILD_DIR] [-r ROUNDS] [-t SECONDS] [-m BYTES] [-P] [-o pp|tp] [-e VAR=VALUE]... [-T VAR=VALUE|none] [-g GROUP]"; exit 2 ;;
 	esac
 done
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
@@ -63,11 +66,16 @@ one() {
 		pin_s=(taskset -c $(($(nproc) - 1)))
 		pin_c=(taskset -c 0)
 	fi
-	"$TB" exec "$N" b "${pin_s[@]}" env "${pre[@]}" sockperf sr -i 198.18.0.2 -p $port >"$DIR/server.log" 2>&1 &
+	local to_s=(-i 198.18.0.2) to_c=(-i 198.18.0.2)
+	if [ -n "$GROUP" ]; then
+		to_s=(-i "$GROUP" --mc-rx-if 198.18.0.2 --mc-tx-if 198.18.0.2)
+		to_c=(-i "$GROUP" --mc-rx-if 198.18.0.1 --mc-tx-if 198.18.0.1)
+	fi
+	"$TB" exec "$N" b "${pin_s[@]}" env "${pre[@]}" sockperf sr "${to_s[@]}" -p $port >"$DIR/server.log" 2>&1 &
 	SERVER=$!
 	for _ in $(seq 100); do grep -q "using\|listen on" "$DIR/server.log" 2>/dev/null && break; sleep 0.05; done
 	sleep 0.2
-	timeout $((SECS + 30)) "$TB" exec "$N" a "${pin_c[@]}" env "${pre[@]}" sockperf "$test" -i 198.18.0.2 -p $port \
+	timeout $((SECS + 30)) "$TB" exec "$N" a "${pin_c[@]}" env "${pre[@]}" sockperf "$test" "${to_c[@]}" -p $port \
 		-m "$SIZE" -t "$SECS" >"$out" 2>&1
 	kill -INT $(pgrep -P "$SERVER") "$SERVER" 2>/dev/null
 	wait "$SERVER" 2>/dev/null
@@ -79,7 +87,7 @@ obs() { sed -n 's/.*Total \([0-9]*\) observations.*/\1/p' "$1" | tail -1; }
 rate() { sed -n 's/.*Message Rate is \([0-9]*\).*/\1/p' "$1" | tail -1; }
 median() { sort -g | awk '{ v[NR] = $1 } END { if (!NR) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-echo "sockperf UDP, ${SIZE}-byte messages, namespace a (198.18.0.1) -> b (198.18.0.2) over veth"
+echo "sockperf UDP, ${SIZE}-byte messages, namespace a (198.18.0.1) -> b (198.18.0.2) over veth${GROUP:+, to multicast group $GROUP}"
 echo "machine: $(nproc) cores; under libshim each sockperf process busy-polls, so the two of them"
 echo "use both cores (client on CPU 0, server on CPU $(($(nproc) - 1)) unless -P): figures are noisy,"
 echo "compare the ratios of this one run"

@@ -17,7 +17,7 @@ udp_cleanup() {
 	for p in "${BG_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
 	wait 2>/dev/null
 	"$TB" down "$N"
-	rm -rf "$LOGDIR"
+	[ -n "${KEEP_LOGS:-}" ] || rm -rf "$LOGDIR"
 }
 
 # in SIDE shim|kernel CMD...: run CMD in namespace SIDE, with or without libshim.

@@ -219,6 +219,29 @@ START_TEST(test_mcast_sinks)
 }
 END_TEST
 
+/* A group's datagram is the group's flow only: a port bound to any address (or a
+ * connected socket on it) never takes it, and without a group flow it is dropped. */
+START_TEST(test_mcast_not_by_wildcard)
+{
+	struct ring_flow any = flow(RING_FLOW_3TUPLE, "0.0.0.0", 9000, NULL, 0);
+	struct ring_flow g = flow(RING_FLOW_MCAST, "239.1.1.1", 0, NULL, 0);
+
+	memset(got, 0, sizeof(got));
+	ck_assert_int_eq(ring_flow_attach(&ring, &any, sink, (void *)1), 0);
+	script[nscript++] = frame("198.18.0.2", "239.1.1.1", 1234, 9000, IPPROTO_UDP, 5, 0);
+	poll_all();
+	ck_assert_int_eq(got[1], 0);
+	ck_assert_int_eq(ring_flow_attach(&ring, &g, sink, (void *)2), 0);
+	script[nscript++] = frame("198.18.0.2", "239.1.1.1", 1234, 9000, IPPROTO_UDP, 5, 0);
+	script[nscript++] = frame("198.18.0.2", "198.18.0.1", 1234, 9000, IPPROTO_UDP, 5, 0);
+	poll_all();
+	ck_assert_int_eq(got[2], 1);	/* the group */
+	ck_assert_int_eq(got[1], 1);	/* the unicast datagram only */
+	ck_assert_int_eq(ring_flow_detach(&ring, &g, sink, (void *)2), 0);
+	ck_assert_int_eq(ring_flow_detach(&ring, &any, sink, (void *)1), 0);
+}
+END_TEST
+
 static struct shim_pkt *frags_seen;
 static void frag_sink(void *ctx, struct shim_pkt *p)
 {
@@ -307,6 +330,7 @@ int main(void)
 	tcase_add_test(tc, test_frag_chain_refs);
 	tcase_add_test(tc, test_flow_precedence);
 	tcase_add_test(tc, test_mcast_sinks);
+	tcase_add_test(tc, test_mcast_not_by_wildcard);
 	tcase_add_test(tc, test_demux_malformed_and_frags);
 	tcase_add_test(tc, test_not_offloaded);
 	suite_add_tcase(s, tc);
