@@ -14,6 +14,7 @@
 #include "core/internal_thread.h"
 #include "core/log.h"
 #include "core/stats.h"
+#include "net/mcast.h"
 #include "net/route.h"
 #include "sock/udp_sock.h"
 
@@ -275,6 +276,16 @@ int udp_sock_inherit_flows(struct udp_sock *s, int *handles, struct ring_flow *f
 	if (s->conn_ring && n < max) {
 		flows[n] = s->conn_flow;
 		handles[n] = ring_flow_inherit(s->conn_ring->ifindex, &s->conn_flow);
+		n++;
+	}
+	/* a group steered for this socket: the whole group goes back to the kernel,
+	 * as a port does */
+	for (struct udp_mc *m = s->mc; m && n < max; m = m->next) {
+		if (!m->ent)
+			continue;
+		flows[n] = (struct ring_flow){ .kind = RING_FLOW_MCAST, .proto = IPPROTO_UDP,
+					       .dst_ip = m->group, .dst_port = s->lport };
+		handles[n] = ring_flow_inherit(m->ifindex, &flows[n]);
 		n++;
 	}
 	return n;

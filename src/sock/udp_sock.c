@@ -847,9 +847,9 @@ static void udp_atfork_child(struct shim_fd *f)
 	/* Rings are not inherited: the child's copy of this socket is the kernel's. Ring
 	 * memory belongs to the parent, so the references are simply forgotten; what
 	 * steers its datagrams to the parent is kept by handle (release_inherited). */
-	if (!s->os_only && s->rx_offloaded) {
+	if (!s->os_only && (s->rx_offloaded || s->mc)) {
 		s->inherited_n = udp_sock_inherit_flows(s, s->inherited_map, s->inherited_flow,
-							UDP_MAX_RX_RINGS + 1);
+							UDP_MAX_INHERITED);
 		s->inherited_steering = s->inherited_n > 0;
 		if (s->inherited_steering)
 			shim_fd_needs_watch();

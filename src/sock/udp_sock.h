@@ -19,6 +19,8 @@
 #include "sock/sock.h"
 
 #define UDP_MAX_RX_RINGS 8
+/* steering a fork child may take back: the group's rings, the 5-tuple, memberships */
+#define UDP_MAX_INHERITED 32
 #define UDP_DST_CACHE 8		/* direct-mapped destinations per socket */
 #define UDP_MAX_TX_RINGS 8	/* interfaces one socket sends through */
 
@@ -78,8 +80,8 @@ struct udp_sock {
 	 * the child receives on it (udp_sock.c, release_inherited) */
 	bool inherited_steering;
 	int inherited_n;
-	int inherited_map[UDP_MAX_RX_RINGS + 1];
-	struct ring_flow inherited_flow[UDP_MAX_RX_RINGS + 1];
+	int inherited_map[UDP_MAX_INHERITED];
+	struct ring_flow inherited_flow[UDP_MAX_INHERITED];
 
 	/* options mirrored from setsockopt (the kernel socket has them too) */
 	bool ts_us, ts_ns, pktinfo, recvtos, recvttl, reuseport, corked;

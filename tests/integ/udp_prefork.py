@@ -4,6 +4,8 @@ tests/integ/udp_prefork.sh.
   udp_prefork.py prefork IP PORT WORKERS recv|poll
       the parent binds, forks WORKERS children that receive (blocked in recvfrom,
       or waiting in poll first) and answer "hi <pid>"; the parent never receives
+  udp_prefork.py mcprefork GROUP PORT WORKERS recv|poll
+      the same with a socket bound to INADDR_ANY:PORT that joined GROUP on 198.18.0.1
   udp_prefork.py bystander IP PORT
       the parent binds and answers itself, after a fork whose child never touches
       the socket
@@ -30,7 +32,13 @@ def serve(s, how):
 def main():
     mode, ip, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind((ip, port))
+    if mode == "mcprefork":
+        s.bind(("0.0.0.0", port))
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP,
+                     socket.inet_aton(ip) + socket.inet_aton("198.18.0.1"))
+        mode = "prefork"
+    else:
+        s.bind((ip, port))
     if mode == "prefork":
         for _ in range(int(sys.argv[4])):
             if os.fork() == 0:

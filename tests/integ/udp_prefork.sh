@@ -25,13 +25,14 @@ stop_server() {	# CMDLINE
 	pkill -9 -f "$1"
 	for _ in $(seq 100); do pgrep -f "$1" >/dev/null || break; sleep 0.02; done
 }
-ask() {	# PORT COUNT: one datagram at a time, each answered within 2 s
+ask() {	# PORT COUNT [TO]: one datagram at a time, each answered within 2 s
 	inb python3 -c "
 import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton('$IP_B'))
 s.settimeout(2)
 for i in range($2):
-    s.sendto(b'q%d' % i, ('$IP_A', $1))
+    s.sendto(b'q%d' % i, ('${3:-$IP_A}', $1))
     try:
         print(s.recv(2048).decode())
     except socket.timeout:
@@ -39,10 +40,16 @@ for i in range($2):
 "
 }
 
-for how in recv poll; do
+GROUP=239.9.9.9
+for how in recv poll mcast; do
 	PORT=$((PORT + 1))
-	server "prefork-$how" prefork "$IP_A" $PORT 2 $how
-	out=$(ask $PORT 20)
+	if [ $how = mcast ]; then
+		server "prefork-$how" mcprefork $GROUP $PORT 2 recv
+		out=$(ask $PORT 20 $GROUP)
+	else
+		server "prefork-$how" prefork "$IP_A" $PORT 2 $how
+		out=$(ask $PORT 20)
+	fi
 	n=$(grep -c '^hi ' <<<"$out")
 	if [ "$n" != 20 ] || ! grep -q 'inherited over fork() is received on' "$WORK/prefork-$how"; then
 		grep -v '^hi ' <<<"$out" | head -3
@@ -51,7 +58,8 @@ for how in recv poll; do
 		exit 1
 	fi
 	echo "ok: prefork workers ($how): 20 of 20 answered by $(cut -d' ' -f2 <<<"$out" | sort -u | wc -l) worker(s)"
-	stop_server "$PY prefork $IP_A $PORT"
+	pkill -9 -f "$PY [a-z]*prefork [0-9.]* $PORT "
+	for _ in $(seq 100); do pgrep -f "$PY [a-z]*prefork [0-9.]* $PORT " >/dev/null || break; sleep 0.02; done
 done
 
 PORT=$((PORT + 1))
