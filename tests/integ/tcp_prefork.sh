@@ -9,6 +9,12 @@
 # after the fork still do not appear in the kernel's TCP counters of namespace a.
 N=tp$$
 . "$(dirname "$0")/tcp_lib.sh"
+tcp_cleanup_hook() {	# workers (and nginx's) outlive a parent killed with -9
+	local p
+	for p in $(ip netns pids "$N-a" 2>/dev/null) $(ip netns pids "$N-b" 2>/dev/null); do
+		kill -9 "$p" 2>/dev/null
+	done
+}
 tcp_testbed_up
 PY=$SRC/tests/integ/tcp_prefork.py
 PORT=$((8100 + RANDOM % 500))
