@@ -255,8 +255,10 @@ static void rtx_expired(struct tcp_conn *c)
 		tcp_conn_done(c, ETIMEDOUT);
 		return;
 	}
-	tcp_log(SHIM_LOG_DEBUG, c, "RTO: una %u nxt %u max %u wnd %u cwnd %u flight %u backoff %u",
-		c->snd_una, c->snd_nxt, c->snd_max, c->snd_wnd, c->cwnd, tcp_flight(c), c->backoff);
+	tcp_log(SHIM_LOG_DEBUG, c, "RTO: una %u nxt %u max %u wnd %u cwnd %u flight %u backoff %u in %s%s",
+		c->snd_una, c->snd_nxt, c->snd_max, c->snd_wnd, c->cwnd, tcp_flight(c), c->backoff,
+		c->in_recovery ? "recovery" : c->after_rto ? "loss" : "open",
+		c->tlp_out ? " after a loss probe" : "");
 	tcp_rto_recovery(c);
 	c->retries++;
 	backoff_up(c);

@@ -653,6 +653,70 @@ START_TEST(lost_retransmission_is_repaired_without_rto)
 }
 END_TEST
 
+/* A timeout, then one of the segments resent after it is lost as well. Segments resent
+ * after it are SACKed, which shows it is gone: it is sent again at once instead of
+ * waiting for one more timeout (RFC 6675 alone allows no new recovery until all that
+ * was outstanding at the timeout is acknowledged). */
+struct resend_drop {
+	struct th *th;
+	uint64_t from_us;
+	int skip;
+	int dropped;
+};
+
+static bool drop_one_resend(const struct th_seg *seg, void *arg)
+{
+	struct resend_drop *d = arg;
+
+	if (seg->from != TH_A || !seg->len || d->th->now < d->from_us || d->dropped)
+		return false;
+	if (d->skip-- > 0)
+		return false;
+	d->dropped = 1;
+	return true;
+}
+
+START_TEST(lost_resend_after_rto_is_repaired_without_another_rto)
+{
+	struct th *th = setup(NULL, NULL);
+	const struct tcp_stack_stats *sa = tcp_stack_stats(th->side[TH_A].st);
+	struct resend_drop d = { .th = th, .skip = 2 };
+	size_t sent = 0, got = 0;
+	const size_t total = 2 << 20;
+	uint64_t rtos = 0, lost0 = 0, t0;
+
+	ck_assert_int_eq(th_transfer(th, cl, sv, 200000, 1000000), 200000);	/* warm cwnd */
+	t0 = th->now;
+	th->blackhole[TH_A] = true;	/* everything A sends for 400 ms vanishes */
+	while (got < total && th->now < t0 + 60000000) {
+		ssize_t r;
+
+		if (th->blackhole[TH_A] && th->now >= t0 + 400000) {
+			th->blackhole[TH_A] = false;
+			rtos = sa->rto_timeouts;
+			lost0 = sa->lost_retrans;
+			d.from_us = th->now;
+			th->drop_pred = drop_one_resend;
+			th->drop_arg = &d;
+		}
+		if (sent < total && (r = tcp_send(cl, big_buf, total - sent < sizeof(big_buf) ?
+						  total - sent : sizeof(big_buf), 0)) > 0)
+			sent += (size_t)r;
+		while ((r = tcp_recv(sv, big_buf, sizeof(big_buf), 0)) > 0)
+			got += (size_t)r;
+		th_advance(th, 100);
+	}
+	ck_assert_uint_eq(got, total);
+	ck_assert_int_ge(rtos, 1);		/* the blackhole did cause a timeout */
+	ck_assert_int_eq(d.dropped, 1);
+	ck_assert_uint_ge(sa->lost_retrans, lost0 + 1);
+	/* the timer pending when the blackhole ended may still fire once; no more */
+	ck_assert_uint_le(sa->rto_timeouts, rtos + 1);
+	th->drop_pred = NULL;
+	finish(th);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("tcp_loss");
@@ -683,6 +747,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, spurious_fast_retransmits_from_reordering_are_undone);
 	tcase_add_test(tc, sack_on_data_segments_triggers_recovery_without_dupacks);
 	tcase_add_test(tc, lost_retransmission_is_repaired_without_rto);
+	tcase_add_test(tc, lost_resend_after_rto_is_repaired_without_another_rto);
 	tcase_add_loop_test(tc, full_lifecycle_survives_ten_percent_loss, 0, 8);
 	suite_add_tcase(s, tc);
 	return s;
