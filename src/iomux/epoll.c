@@ -73,8 +73,12 @@ int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 		return r;	/* the kernel's error, or a kernel fd: nothing more to do */
 	saved = errno;
 	f = fdt_get(fd);
-	if (f && op != EPOLL_CTL_DEL && unlikely(f->ops->watch != NULL))
-		f->ops->watch(f);
+	if (f && op != EPOLL_CTL_DEL) {
+		void (*watch)(struct shim_fd *) = __atomic_load_n(&f->ops, __ATOMIC_ACQUIRE)->watch;
+
+		if (unlikely(watch != NULL))
+			watch(f);
+	}
 	if (!f || !iomux_is_user(f) || (op != EPOLL_CTL_DEL && !ev)) {
 		fd_put(f);
 		return r;

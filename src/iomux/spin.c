@@ -267,8 +267,11 @@ bool iomux_offloaded(struct shim_fd *f)
 
 bool iomux_watched(struct shim_fd *f)
 {
-	if (unlikely(f->ops->watch != NULL))
-		f->ops->watch(f);
+	/* read once: the op may drop itself (and its watch op) meanwhile */
+	void (*watch)(struct shim_fd *) = __atomic_load_n(&f->ops, __ATOMIC_ACQUIRE)->watch;
+
+	if (unlikely(watch != NULL))
+		watch(f);
 	return iomux_is_user(f) && f->ops->rx_rings;
 }
 

@@ -722,7 +722,10 @@ static int inherited_accept4(struct shim_fd *f, struct sockaddr *addr, socklen_t
 
 	release_inherited(tcp_sk(f));
 	r = sys_accept4(f->fd, addr, len, flags);
-	return r < 0 ? -errno : r;
+	if (r < 0)
+		return -errno;
+	fdt_forget_stale(r);	/* as for any pass-through accept */
+	return r;
 }
 
 static void inherited_watch(struct shim_fd *f)
