@@ -44,24 +44,16 @@ static ssize_t op_recvmsg(struct shim_fd *obj, struct msghdr *msg, int flags)
 {
 	ssize_t (*fn)(struct shim_fd *, struct msghdr *, int) =
 		__atomic_load_n(&obj->ops, __ATOMIC_ACQUIRE)->recvmsg;
-	ssize_t r;
 
-	if (fn)
-		return fn(obj, msg, flags);
-	r = sys_recvmsg(obj->fd, msg, flags);
-	return r < 0 ? -errno : r;
+	return fn ? fn(obj, msg, flags) : shim_fd_sys_recvmsg(obj, msg, flags);
 }
 
 static ssize_t op_sendmsg(struct shim_fd *obj, const struct msghdr *msg, int flags)
 {
 	ssize_t (*fn)(struct shim_fd *, const struct msghdr *, int) =
 		__atomic_load_n(&obj->ops, __ATOMIC_ACQUIRE)->sendmsg;
-	ssize_t r;
 
-	if (fn)
-		return fn(obj, msg, flags);
-	r = sys_sendmsg(obj->fd, msg, flags);
-	return r < 0 ? -errno : r;
+	return fn ? fn(obj, msg, flags) : shim_fd_sys_sendmsg(obj, msg, flags);
 }
 
 /* One message through the object's op: the data-path wrappers all end here. */

@@ -264,31 +264,23 @@ void udp_conn_detach(struct udp_sock *s)
 
 /* A reassembled datagram goes back through the demux of the ring that received
  * its first fragment. */
-int udp_sock_inherit_flows(struct udp_sock *s, int *handles, struct ring_flow *flows, int max)
+void udp_sock_inherit_flows(struct udp_sock *s, struct ring_inherited **set)
 {
 	struct udp_group *g = s->group;
-	int n = 0;
 
-	for (int i = 0; g && i < g->nrings && n < max; i++, n++) {
-		flows[n] = g->flow;
-		handles[n] = ring_flow_inherit(g->rings[i]->ifindex, &g->flow);
-	}
-	if (s->conn_ring && n < max) {
-		flows[n] = s->conn_flow;
-		handles[n] = ring_flow_inherit(s->conn_ring->ifindex, &s->conn_flow);
-		n++;
-	}
+	for (int i = 0; g && i < g->nrings; i++)
+		ring_inherit_flow(set, g->rings[i]->ifindex, &g->flow);
+	if (s->conn_ring)
+		ring_inherit_flow(set, s->conn_ring->ifindex, &s->conn_flow);
 	/* a group steered for this socket: the whole group goes back to the kernel,
 	 * as a port does */
-	for (struct udp_mc *m = s->mc; m && n < max; m = m->next) {
-		if (!m->ent)
-			continue;
-		flows[n] = (struct ring_flow){ .kind = RING_FLOW_MCAST, .proto = IPPROTO_UDP,
-					       .dst_ip = m->group, .dst_port = s->lport };
-		handles[n] = ring_flow_inherit(m->ifindex, &flows[n]);
-		n++;
+	for (struct udp_mc *m = s->mc; m; m = m->next) {
+		struct ring_flow f = { .kind = RING_FLOW_MCAST, .proto = IPPROTO_UDP,
+				       .dst_ip = m->group, .dst_port = s->lport };
+
+		if (m->ent)
+			ring_inherit_flow(set, m->ifindex, &f);
 	}
-	return n;
 }
 
 static void deliver_chain(void *ctx, struct shim_pkt *chain)

@@ -89,10 +89,10 @@ void udp_group_release(struct udp_sock *s);
 int udp_conn_attach(struct udp_sock *s, struct ring *r, uint32_t laddr, uint16_t lport,
 		    uint32_t raddr, uint16_t rport);
 void udp_conn_detach(struct udp_sock *s);
-/* fork() child, before the inherited rings go: handles (ring_flow_inherit) on the
- * parent's steering of s's receive flows, the 3-tuple of its group on each ring and
- * its 5-tuple when connected. Returns how many were stored (at most max). */
-int udp_sock_inherit_flows(struct udp_sock *s, int *handles, struct ring_flow *flows, int max);
+/* fork() child, before the inherited rings go: the parent's steering of s's receive
+ * flows into *set (ring_inherit_flow): the 3-tuple of its group on each ring, its
+ * 5-tuple when connected, the groups it joined. */
+void udp_sock_inherit_flows(struct udp_sock *s, struct ring_inherited **set);
 
 /* Register the IP reassembler as the rings' fragment handler (once). */
 void udp_frag_init(void);

@@ -23,6 +23,7 @@
 #include "ring/ring_xdp.h"
 
 #define RING_INHERIT_FD_BASE 1000
+#define RING_INHERIT_MAX 32	/* flows of one socket: its rings, connection, groups */
 
 /* Interfaces whose last attempt found no backend: retried after a while (another
  * process may have released the interface), logged once per interface. */
@@ -496,41 +497,62 @@ int ring_flow_detach(struct ring *r, const struct ring_flow *f, pkt_take_fn rx, 
 }
 
 /* The steering maps are the AF_XDP backend's; nothing else steers in the kernel on
- * our behalf. */
-int ring_flow_inherit(int ifindex, const struct ring_flow *f)
-{
-	int fd = xdp_port_inherited_map(ifindex, f), high;
+ * our behalf. A handle is an fd of the map, or -errno. */
+struct ring_inherited {
+	int n;
+	int handle[RING_INHERIT_MAX];
+	struct ring_flow flow[RING_INHERIT_MAX];
+};
 
+void ring_inherit_flow(struct ring_inherited **set, int ifindex, const struct ring_flow *f)
+{
+	int fd, high;
+
+	if (!*set && !(*set = calloc(1, sizeof(**set))))
+		return;	/* out of memory: the flow stays with the parent, as without a set */
+	if ((*set)->n == RING_INHERIT_MAX)
+		return;
+	fd = xdp_port_inherited_map(ifindex, f);
 	/* out of the way of the application's low descriptor numbers */
 	if (fd >= 0 && fd < RING_INHERIT_FD_BASE &&
 	    (high = (int)syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, RING_INHERIT_FD_BASE)) >= 0) {
 		syscall(SYS_close, fd);
 		fd = high;
 	}
-	return fd;
+	(*set)->handle[(*set)->n] = fd;
+	(*set)->flow[(*set)->n++] = *f;
 }
 
-int ring_flow_release_inherited(int handle, const struct ring_flow *f)
+void ring_inherited_free(struct ring_inherited **set)
 {
-	return xdp_port_release_inherited(handle, f);
+	struct ring_inherited *h = __atomic_exchange_n(set, NULL, __ATOMIC_ACQ_REL);
+
+	if (!h)
+		return;
+	for (int i = 0; i < h->n; i++)
+		if (h->handle[i] >= 0)
+			syscall(SYS_close, h->handle[i]);
+	free(h);
 }
 
-int ring_flows_release_inherited(int *handles, const struct ring_flow *flows, int n, int *err)
+int ring_inherited_release(struct ring_inherited **set, int *err)
 {
+	struct ring_inherited *h = __atomic_exchange_n(set, NULL, __ATOMIC_ACQ_REL);
 	int done = 0;
 
 	*err = 0;
-	for (int i = 0; i < n; i++) {
-		int rc = handles[i] >= 0 ? ring_flow_release_inherited(handles[i], &flows[i]) : handles[i];
+	if (!h)
+		return 0;
+	for (int i = 0; i < h->n; i++) {
+		int rc = h->handle[i] >= 0 ? xdp_port_release_inherited(h->handle[i], &h->flow[i])
+					   : h->handle[i];
 
 		if (rc == 0)
 			done++;
 		else if (rc != -ENOENT && !*err)
 			*err = rc;
-		if (handles[i] >= 0)
-			syscall(SYS_close, handles[i]);
-		handles[i] = -1;
 	}
+	ring_inherited_free(&h);
 	return done;
 }
 

@@ -281,18 +281,20 @@ bool ring_for_each_try(void (*fn)(struct ring *r, void *arg), void *arg);
 int ring_flow_attach(struct ring *r, const struct ring_flow *f, pkt_take_fn rx, void *ctx);
 /* Remove the sink (rx, ctx) from flow f; steering goes when the last sink leaves. */
 int ring_flow_detach(struct ring *r, const struct ring_flow *f, pkt_take_fn rx, void *ctx);
-/* fork() child: take flow f of ifindex away from the parent's ring, so its frames
- * reach the kernel (and the socket both processes share there). For a listening
- * socket the child uses: the parent's ring would keep its connections otherwise.
- * ring_flow_inherit() runs in the fork handler, while the child still has its
- * parent's privileges, and returns a handle (an fd, or -errno) that the release
- * uses later; the caller closes it. */
-int ring_flow_inherit(int ifindex, const struct ring_flow *f);
-int ring_flow_release_inherited(int handle, const struct ring_flow *f);
-/* All n of a socket's inherited flows at once, closing the handles (set to -1).
- * Returns how many were released; *err gets the first failure other than a flow
- * already gone (0 if none). */
-int ring_flows_release_inherited(int *handles, const struct ring_flow *flows, int n, int *err);
+/* fork() child: the flows that steer a shared socket's frames to the parent's rings,
+ * held by handle until the child uses the socket; then they are taken away from the
+ * parent, so the frames reach the kernel (and the socket both processes share
+ * there), as prefork servers need. ring_inherit_flow() runs in the fork handler,
+ * while the child still has its parent's privileges (a worker may drop them before
+ * it accepts); it allocates *set on first use. A NULL set means nothing inherited. */
+struct ring_inherited;
+void ring_inherit_flow(struct ring_inherited **set, int ifindex, const struct ring_flow *f);
+/* Once (a second call, from another thread too, finds NULL and returns 0): hand every
+ * flow back and free the set. Returns how many flows went; *err gets the first
+ * failure other than a flow already gone (0 if none). */
+int ring_inherited_release(struct ring_inherited **set, int *err);
+/* Forget the set without touching the steering (the socket is destroyed). */
+void ring_inherited_free(struct ring_inherited **set);
 /* Frames the demux cannot place alone: IPv4 fragments go to this handler (the IP
  * reassembler), which later gives whole datagrams back through ring_deliver(). One
  * handler for all rings; NULL drops fragments (counted). */

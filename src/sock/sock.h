@@ -7,11 +7,14 @@
 #ifndef SHIM_SOCK_H
 #define SHIM_SOCK_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <time.h>
+
+#include "intercept/sys.h"
 
 struct shim_fd;
 struct ring;
@@ -117,6 +120,22 @@ void shim_fd_rings_changed(struct shim_fd *f);
 void shim_fd_may_gain_rings(const struct shim_fd *f);
 /* Some object has a watch op: from now on poll and select look at every object. */
 void shim_fd_needs_watch(void);
+
+/* The call on the object's kernel socket, in the ops' convention (-errno): for ops
+ * that hand a call to the kernel after doing their part. */
+static inline ssize_t shim_fd_sys_recvmsg(struct shim_fd *f, struct msghdr *msg, int flags)
+{
+	ssize_t r = sys_recvmsg(f->fd, msg, flags);
+
+	return r < 0 ? -errno : r;
+}
+
+static inline ssize_t shim_fd_sys_sendmsg(struct shim_fd *f, const struct msghdr *msg, int flags)
+{
+	ssize_t r = sys_sendmsg(f->fd, msg, flags);
+
+	return r < 0 ? -errno : r;
+}
 
 /* Factories, called by socket() for AF_INET sockets after the kernel socket exists.
  * They return the object to install, or NULL to leave the fd as plain pass-through.

@@ -109,20 +109,11 @@ struct shim_fd *tcp_sock_new(int fd, int type, int protocol)
 	return &s->base;
 }
 
-/* The handles a fork() child took on its parent's steering (tcp_sock_atfork_child). */
-static void drop_inherited(struct tcp_sock *s)
-{
-	for (int i = 0; i < s->inherited_n; i++)
-		if (s->inherited_map[i] >= 0)
-			sys_close(s->inherited_map[i]);
-	s->inherited_n = 0;
-}
-
 static void tcp_sock_destroy(struct shim_fd *f)
 {
 	struct tcp_sock *s = tcp_sk(f);
 
-	drop_inherited(s);
+	ring_inherited_free(&s->inherited);
 	stats_sock_close(s->st);
 	if (s->wake_efd >= 0)
 		sys_close(s->wake_efd);
@@ -705,9 +696,9 @@ static void release_inherited(struct tcp_sock *s)
 {
 	int err, n;
 
-	if (!__atomic_exchange_n(&s->inherited_steering, false, __ATOMIC_ACQ_REL))
+	if (!__atomic_load_n(&s->inherited, __ATOMIC_ACQUIRE))
 		return;
-	n = ring_flows_release_inherited(s->inherited_map, s->flows, s->inherited_n, &err);
+	n = ring_inherited_release(&s->inherited, &err);
 	if (err)
 		log_warn("tcp: fd %d: cannot hand port %u back to the kernel: %s; its connections may stay with the parent process",
 			 s->base.fd, ntohs(s->lport), strerror(-err));
@@ -751,7 +742,7 @@ static void warn_inherited_conn(struct tcp_sock *s)
 {
 	char rule[64];
 
-	if (!__atomic_exchange_n(&s->inherited_steering, false, __ATOMIC_ACQ_REL))
+	if (!__atomic_exchange_n(&s->fork_warn, false, __ATOMIC_ACQ_REL))
 		return;
 	if (s->accepted)
 		snprintf(rule, sizeof(rule), "use os tcp_server *:%u", ntohs(s->lport));
@@ -763,20 +754,14 @@ static void warn_inherited_conn(struct tcp_sock *s)
 
 static ssize_t inherited_conn_recvmsg(struct shim_fd *f, struct msghdr *msg, int flags)
 {
-	ssize_t r;
-
 	warn_inherited_conn(tcp_sk(f));
-	r = sys_recvmsg(f->fd, msg, flags);
-	return r < 0 ? -errno : r;
+	return shim_fd_sys_recvmsg(f, msg, flags);
 }
 
 static ssize_t inherited_conn_sendmsg(struct shim_fd *f, const struct msghdr *msg, int flags)
 {
-	ssize_t r;
-
 	warn_inherited_conn(tcp_sk(f));
-	r = sys_sendmsg(f->fd, msg, flags);
-	return r < 0 ? -errno : r;
+	return shim_fd_sys_sendmsg(f, msg, flags);
 }
 
 static const struct fd_ops tcp_inherited_conn_ops = {
@@ -798,9 +783,7 @@ static void tcp_sock_atfork_child(struct shim_fd *f)
 
 	if (listening) {
 		for (int i = 0; i < s->nrings; i++)
-			s->inherited_map[i] = ring_flow_inherit(s->rings[i]->ifindex, &s->flows[i]);
-		s->inherited_n = s->nrings;
-		s->inherited_steering = true;
+			ring_inherit_flow(&s->inherited, s->rings[i]->ifindex, &s->flows[i]);
 	}
 	s->conn = NULL;
 	s->steered = false;
@@ -812,7 +795,7 @@ static void tcp_sock_atfork_child(struct shim_fd *f)
 		fdt_set_ops(f, &tcp_inherited_listener_ops);
 		shim_fd_needs_watch();
 	} else if (connected) {
-		s->inherited_steering = true;	/* here: not yet warned */
+		s->fork_warn = true;
 		fdt_set_ops(f, &tcp_inherited_conn_ops);
 	} else {
 		fdt_set_ops(f, &tcp_kernel_ops);

@@ -38,9 +38,8 @@ struct tcp_sock {
 	/* fork() child of a listener's owner: the flows above (on these interfaces)
 	 * still bring the listener's SYNs to the parent's ring until this process uses
 	 * the socket, which then takes them away (tcp_sock_atfork_child) */
-	int inherited_map[TCP_SOCK_MAX_RINGS];	/* ring_flow_inherit() handles */
-	int inherited_n;
-	bool inherited_steering;
+	struct ring_inherited *inherited;
+	bool fork_warn;			/* a child's copy of a connection: not yet said */
 
 	uint32_t laddr, raddr;		/* network order */
 	uint16_t lport, rport;

@@ -91,7 +91,7 @@ static void rx_ops_sync(struct udp_sock *s)
 					!__atomic_load_n(&s->q_head, __ATOMIC_ACQUIRE));
 	const struct fd_ops *want = kernel_rx ? &udp_ops_rx_kernel : &udp_ops;
 
-	if (__atomic_load_n(&s->inherited_steering, __ATOMIC_ACQUIRE))
+	if (__atomic_load_n(&s->inherited, __ATOMIC_ACQUIRE))
 		want = &udp_ops_inherited;
 
 	if (__atomic_load_n(&s->base.ops, __ATOMIC_ACQUIRE) != want)
@@ -611,20 +611,11 @@ static int udp_rx_rings(struct shim_fd *f, struct ring **out, int max)
 	return n;
 }
 
-/* The handles a fork() child took on its parent's steering. */
-static void drop_inherited(struct udp_sock *s)
-{
-	for (int i = 0; i < s->inherited_n; i++)
-		if (s->inherited_map[i] >= 0)
-			sys_close(s->inherited_map[i]);
-	s->inherited_n = 0;
-}
-
 static void udp_destroy(struct shim_fd *f)
 {
 	struct udp_sock *s = udp_sk(f);
 
-	drop_inherited(s);
+	ring_inherited_free(&s->inherited);
 	rx_detach(s);
 	udp_sock_flush_queue(s);
 	udp_group_release(s);
@@ -814,12 +805,12 @@ static void release_inherited(struct udp_sock *s)
 {
 	int err, n;
 
-	if (!__atomic_exchange_n(&s->inherited_steering, false, __ATOMIC_ACQ_REL))
+	if (!__atomic_load_n(&s->inherited, __ATOMIC_ACQUIRE))
 		return;
-	n = ring_flows_release_inherited(s->inherited_map, s->inherited_flow, s->inherited_n, &err);
+	n = ring_inherited_release(&s->inherited, &err);
 	if (err)
 		log_warn("udp: fd %d: cannot hand port %u back to the kernel: %s; its datagrams may stay with the parent process",
-			 s->base.fd, ntohs(s->inherited_flow[0].dst_port), strerror(-err));
+			 s->base.fd, ntohs(s->lport), strerror(-err));
 	if (n)
 		log_info("udp: fd %d: socket inherited over fork() is received on by this process (pid %d): its datagrams now come through the kernel, for it and its parent",
 			 s->base.fd, (int)getpid());
@@ -828,11 +819,8 @@ static void release_inherited(struct udp_sock *s)
 
 static ssize_t inherited_recvmsg(struct shim_fd *f, struct msghdr *msg, int flags)
 {
-	ssize_t r;
-
 	release_inherited(udp_sk(f));
-	r = sys_recvmsg(f->fd, msg, flags);
-	return r < 0 ? -errno : r;
+	return shim_fd_sys_recvmsg(f, msg, flags);
 }
 
 static void inherited_watch(struct shim_fd *f)
@@ -848,10 +836,8 @@ static void udp_atfork_child(struct shim_fd *f)
 	 * memory belongs to the parent, so the references are simply forgotten; what
 	 * steers its datagrams to the parent is kept by handle (release_inherited). */
 	if (!s->os_only && (s->rx_offloaded || s->mc)) {
-		s->inherited_n = udp_sock_inherit_flows(s, s->inherited_map, s->inherited_flow,
-							UDP_MAX_INHERITED);
-		s->inherited_steering = s->inherited_n > 0;
-		if (s->inherited_steering)
+		udp_sock_inherit_flows(s, &s->inherited);
+		if (s->inherited)
 			shim_fd_needs_watch();
 	}
 	s->os_only = true;

@@ -19,8 +19,6 @@
 #include "sock/sock.h"
 
 #define UDP_MAX_RX_RINGS 8
-/* steering a fork child may take back: the group's rings, the 5-tuple, memberships */
-#define UDP_MAX_INHERITED 32
 #define UDP_DST_CACHE 8		/* direct-mapped destinations per socket */
 #define UDP_MAX_TX_RINGS 8	/* interfaces one socket sends through */
 
@@ -77,11 +75,8 @@ struct udp_sock {
 	bool shut_rd, shut_wr;
 	bool os_only;			/* fork child, or corked: everything to the kernel */
 	/* fork() child: the parent's ring still takes this socket's datagrams until
-	 * the child receives on it (udp_sock.c, release_inherited) */
-	bool inherited_steering;
-	int inherited_n;
-	int inherited_map[UDP_MAX_INHERITED];
-	struct ring_flow inherited_flow[UDP_MAX_INHERITED];
+	 * the child receives on it (udp_sock.c, release_inherited); NULL otherwise */
+	struct ring_inherited *inherited;
 
 	/* options mirrored from setsockopt (the kernel socket has them too) */
 	bool ts_us, ts_ns, pktinfo, recvtos, recvttl, reuseport, corked;
