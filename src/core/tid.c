@@ -7,12 +7,12 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-static __thread pid_t cached;
+__thread pid_t shim_tid_cached __attribute__((tls_model("initial-exec")));
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 static void forget(void)
 {
-	cached = 0;
+	shim_tid_cached = 0;
 }
 
 static void hook(void)
@@ -20,11 +20,9 @@ static void hook(void)
 	pthread_atfork(NULL, NULL, forget);
 }
 
-pid_t shim_tid(void)
+pid_t shim_tid_slow(void)
 {
-	if (__builtin_expect(cached == 0, 0)) {
-		pthread_once(&once, hook);
-		cached = (pid_t)syscall(SYS_gettid);
-	}
-	return cached;
+	pthread_once(&once, hook);
+	shim_tid_cached = (pid_t)syscall(SYS_gettid);
+	return shim_tid_cached;
 }
