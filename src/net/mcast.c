@@ -38,7 +38,15 @@ static pthread_mutex_t mc_mutex = PTHREAD_MUTEX_INITIALIZER;
 static pthread_spinlock_t mc_lock;
 static pthread_once_t mc_once = PTHREAD_ONCE_INIT;
 static struct mc_ent *ents;		/* live entries (mc_mutex; reads also mc_lock) */
-static struct udp_sock *socks;		/* registry (mc_mutex + mc_lock to change) */
+/* Registry of receiving sockets (mc_mutex + mc_lock to change), chained by local port
+ * so that a datagram looks at the sockets of its port only, not at every one. */
+#define MC_PORT_BUCKETS 64
+static struct udp_sock *socks[MC_PORT_BUCKETS];
+
+static struct udp_sock **bucket(uint16_t port)
+{
+	return &socks[ntohs(port) % MC_PORT_BUCKETS];
+}
 static int nents;
 
 /* A fork() child starts with no rings and its sockets are the kernel's: what the
@@ -48,7 +56,7 @@ static void mc_atfork_child(void)
 {
 	pthread_mutex_init(&mc_mutex, NULL);
 	pthread_spin_init(&mc_lock, PTHREAD_PROCESS_PRIVATE);
-	socks = NULL;
+	memset(socks, 0, sizeof(socks));
 	ents = NULL;
 	nents = 0;
 }
@@ -153,7 +161,7 @@ static void deliver(struct shim_pkt *pkt, const struct udp_meta *m, int ifindex)
 	struct udp_sock *last = NULL;
 
 	pthread_spin_lock(&mc_lock);
-	for (struct udp_sock *s = socks; s; s = s->mc_next) {
+	for (struct udp_sock *s = *bucket(m->dport); s; s = s->mc_next) {
 		if (!sock_wants(s, m, ifindex))
 			continue;
 		if (last)
@@ -354,8 +362,9 @@ static void rings_sync(struct udp_sock *s)
 
 static void rings_sync_all(void)
 {
-	for (struct udp_sock *s = socks; s; s = s->mc_next)
-		rings_sync(s);
+	for (int b = 0; b < MC_PORT_BUCKETS; b++)
+		for (struct udp_sock *s = socks[b]; s; s = s->mc_next)
+			rings_sync(s);
 }
 
 static void steer(struct udp_sock *s, struct udp_mc *m)
@@ -417,8 +426,9 @@ void mc_sock_register(struct udp_sock *s)
 	pthread_mutex_lock(&mc_mutex);
 	if (!s->mc_rx) {
 		pthread_spin_lock(&mc_lock);
-		s->mc_next = socks;
-		socks = s;
+		s->mc_port = s->lport;	/* the chain it is on, whatever happens to lport */
+		s->mc_next = *bucket(s->mc_port);
+		*bucket(s->mc_port) = s;
 		s->mc_rx = true;
 		pthread_spin_unlock(&mc_lock);
 	}
@@ -434,7 +444,7 @@ void mc_sock_unregister(struct udp_sock *s)
 		return;
 	pthread_mutex_lock(&mc_mutex);
 	pthread_spin_lock(&mc_lock);
-	for (struct udp_sock **pp = &socks; *pp; pp = &(*pp)->mc_next)
+	for (struct udp_sock **pp = bucket(s->mc_port); *pp; pp = &(*pp)->mc_next)
 		if (*pp == s) {
 			*pp = s->mc_next;
 			break;

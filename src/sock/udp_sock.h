@@ -100,6 +100,7 @@ struct udp_sock {
 	int mc_index;			/* IP_MULTICAST_IF interface, 0 = by route */
 	uint32_t mc_addr;		/* IP_MULTICAST_IF address */
 	struct udp_sock *mc_next;	/* multicast registry list */
+	uint16_t mc_port;		/* local port it is registered under */
 	struct mc_ent **mc_held;	/* steering entries whose rings this socket polls */
 	int mc_nheld, mc_capheld;
 
