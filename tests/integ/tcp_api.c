@@ -20,21 +20,9 @@
 #include <time.h>
 #include <unistd.h>
 
-static int failures;
-static volatile sig_atomic_t sigpipes, alarms;
+#include "integ_check.h"
 
-#define CHECK(name, cond, ...)                                               \
-	do {                                                                 \
-		if (cond) {                                                  \
-			printf("ok: %s\n", name);                            \
-		} else {                                                     \
-			printf("FAIL: %s: ", name);                          \
-			printf(__VA_ARGS__);                                 \
-			printf(" (errno %s)\n", strerror(errno));            \
-			failures++;                                          \
-		}                                                            \
-		fflush(stdout);                                              \
-	} while (0)
+static volatile sig_atomic_t sigpipes, alarms;
 
 static struct sockaddr_in sa_of(const char *ip, int port)
 {

@@ -16,20 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static int failures;
-
-#define CHECK(name, cond, ...)                                               \
-	do {                                                                 \
-		if (cond) {                                                  \
-			printf("ok: %s\n", name);                            \
-		} else {                                                     \
-			printf("FAIL: %s: ", name);                          \
-			printf(__VA_ARGS__);                                 \
-			printf(" (errno %s)\n", strerror(errno));            \
-			failures++;                                          \
-		}                                                            \
-		fflush(stdout);                                              \
-	} while (0)
+#include "integ_check.h"
 
 static void echo(int fd)
 {
